@@ -1,0 +1,194 @@
+"""Tiny random models of the real judge architectures, built locally (no hub), for tests and benchmarks.
+
+Each builder writes a folder that loads through exactly the path a released 7B checkpoint takes:
+`AutoProcessor.from_pretrained` + `AutoModelForImageTextToText.from_pretrained`, with the official chat
+template (Qwen2-VL and Qwen2.5-VL share TRL's verbatim copy; LLaVA-OneVision uses the template of the
+llava-hf conversions). Tokenizers are byte-level BPE: with no merges (270 tokens) by default, or trained
+on a corpus (`corpus=`) for models that must learn a vocabulary, such as the synthetic-world judge.
+
+Sizes: "tiny" (~0.2 M parameters, 56-112 px images) for unit tests; "small" (~4 M, up to 224 px) for the
+throughput benchmark.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from unireward.judges.arch import LLAVA_ONEVISION_CHAT_TEMPLATE
+
+
+QWEN_SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|object_ref_start|>", "<|object_ref_end|>",
+                 "<|box_start|>", "<|box_end|>", "<|quad_start|>", "<|quad_end|>", "<|vision_start|>",
+                 "<|vision_end|>", "<|vision_pad|>", "<|image_pad|>", "<|video_pad|>"]
+
+SIZES = {
+    #         text hidden, layers, heads, kv, ffn | vision hidden, depth, heads | max pixels
+    "tiny": dict(hidden=64, layers=2, heads=4, kv=2, ffn=128, v_hidden=32, v_depth=2, v_heads=2,
+                 min_pixels=56 * 56, max_pixels=112 * 112),
+    "small": dict(hidden=256, layers=4, heads=4, kv=2, ffn=512, v_hidden=128, v_depth=4, v_heads=4,
+                  min_pixels=56 * 56, max_pixels=224 * 224),
+}
+
+
+def qwen_tokenizer(corpus: Iterable[str] | None = None, vocab_size: int = 1024, chat_template: str | None = None):
+    """A Qwen2 byte-level BPE tokenizer with the Qwen special tokens; BPE merges trained on `corpus` if given."""
+    from tokenizers import pre_tokenizers
+    from transformers import Qwen2Tokenizer
+    from trl.chat_template_utils import qwen2_5_vl_chat_template
+
+    vocab = {ch: i for i, ch in enumerate(sorted(pre_tokenizers.ByteLevel.alphabet()))}
+    merges: list = []
+    if corpus is not None:
+        vocab, merges = _train_bpe(corpus, vocab_size)
+    tok = Qwen2Tokenizer(vocab=vocab, merges=merges, unk_token=None, eos_token="<|im_end|>",
+                         pad_token="<|endoftext|>")
+    tok.add_special_tokens({"additional_special_tokens": [t for t in QWEN_SPECIALS
+                                                          if t not in ("<|endoftext|>", "<|im_end|>")]})
+    tok.chat_template = chat_template or qwen2_5_vl_chat_template
+    return tok
+
+
+def _train_bpe(corpus: Iterable[str], vocab_size: int):
+    """Train byte-level BPE merges with Qwen2's normalizer and pre-tokenizer; returns (vocab, merges)."""
+    import json
+
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from transformers import Qwen2Tokenizer
+
+    template = Qwen2Tokenizer(vocab={"a": 0}, merges=[])._tokenizer  # borrow Qwen2's pre-tokenizer and normalizer
+    tok = Tokenizer(models.BPE())
+    tok.normalizer = template.normalizer
+    tok.pre_tokenizer = template.pre_tokenizer
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+                                  show_progress=False)
+    tok.train_from_iterator(corpus, trainer)
+    model = json.loads(tok.to_str())["model"]
+    merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in model["merges"]]
+    return model["vocab"], merges
+
+
+def _mrope_section(head_dim: int) -> list[int]:
+    # Qwen's multimodal rotary embedding splits head_dim/2 into (time, height, width) sections.
+    half = head_dim // 2
+    t = half // 4
+    h = (half - t) // 2
+    return [t, h, half - t - h]
+
+
+def _text_config(tok, s: dict) -> dict:
+    ids = {t: tok.convert_tokens_to_ids(t) for t in QWEN_SPECIALS}
+    return dict(vocab_size=((len(tok) + 63) // 64) * 64, hidden_size=s["hidden"], intermediate_size=s["ffn"],
+                num_hidden_layers=s["layers"], num_attention_heads=s["heads"], num_key_value_heads=s["kv"],
+                max_position_embeddings=4096,
+                rope_parameters={"rope_type": "default", "rope_theta": 1e6,
+                                 "mrope_section": _mrope_section(s["hidden"] // s["heads"])},
+                bos_token_id=ids["<|endoftext|>"], eos_token_id=ids["<|im_end|>"], pad_token_id=ids["<|endoftext|>"])
+
+
+def _qwen_ids(tok) -> dict:
+    ids = {t: tok.convert_tokens_to_ids(t) for t in QWEN_SPECIALS}
+    return dict(image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
+                vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"])
+
+
+def _finish(model, proc, tok, path: Path, seed_note: str) -> Path:
+    model.generation_config.eos_token_id = [tok.convert_tokens_to_ids("<|im_end|>"),
+                                            tok.convert_tokens_to_ids("<|endoftext|>")]
+    model.generation_config.pad_token_id = tok.convert_tokens_to_ids("<|endoftext|>")
+    model.generation_config.do_sample = False
+    path.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(path)
+    proc.save_pretrained(path)
+    (path / "README.md").write_text(f"Tiny random {seed_note} built by unireward.testing; for tests only.\n")
+    return path
+
+
+def build_qwen2_5_vl(path: str | Path, size: str = "tiny", tokenizer=None, seed: int = 0) -> Path:
+    """A random Qwen2.5-VL (`Qwen2_5_VLForConditionalGeneration`) saved with its processor at `path`."""
+    import torch
+    from transformers import (Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration, Qwen2_5_VLProcessor,
+                              Qwen2VLImageProcessor, Qwen2VLVideoProcessor)
+
+    s, tok = SIZES[size], tokenizer or qwen_tokenizer()
+    torch.manual_seed(seed)
+    cfg = Qwen2_5_VLConfig(
+        text_config=_text_config(tok, s),
+        vision_config=dict(depth=s["v_depth"], hidden_size=s["v_hidden"], intermediate_size=2 * s["v_hidden"],
+                           num_heads=s["v_heads"], patch_size=14, spatial_merge_size=2, temporal_patch_size=2,
+                           out_hidden_size=s["hidden"], window_size=56, fullatt_block_indexes=[s["v_depth"] - 1],
+                           tokens_per_second=2),
+        **_qwen_ids(tok))
+    model = Qwen2_5_VLForConditionalGeneration(cfg)
+    proc = Qwen2_5_VLProcessor(image_processor=Qwen2VLImageProcessor(min_pixels=s["min_pixels"],
+                                                                     max_pixels=s["max_pixels"]),
+                               video_processor=Qwen2VLVideoProcessor(min_pixels=s["min_pixels"],
+                                                                     max_pixels=s["max_pixels"]),
+                               tokenizer=tok, chat_template=tok.chat_template)
+    return _finish(model, proc, tok, Path(path), f"Qwen2.5-VL ({size})")
+
+
+def build_qwen2_vl(path: str | Path, size: str = "tiny", tokenizer=None, seed: int = 0) -> Path:
+    """A random Qwen2-VL (`Qwen2VLForConditionalGeneration`) saved with its processor at `path`."""
+    import torch
+    from transformers import (Qwen2VLConfig, Qwen2VLForConditionalGeneration, Qwen2VLImageProcessor,
+                              Qwen2VLProcessor, Qwen2VLVideoProcessor)
+
+    s, tok = SIZES[size], tokenizer or qwen_tokenizer()
+    torch.manual_seed(seed)
+    cfg = Qwen2VLConfig(
+        text_config=_text_config(tok, s),
+        vision_config=dict(depth=s["v_depth"], embed_dim=s["v_hidden"], hidden_size=s["hidden"], mlp_ratio=2,
+                           num_heads=s["v_heads"], patch_size=14, spatial_merge_size=2, temporal_patch_size=2),
+        **_qwen_ids(tok))
+    model = Qwen2VLForConditionalGeneration(cfg)
+    proc = Qwen2VLProcessor(image_processor=Qwen2VLImageProcessor(min_pixels=s["min_pixels"],
+                                                                  max_pixels=s["max_pixels"]),
+                            video_processor=Qwen2VLVideoProcessor(min_pixels=s["min_pixels"],
+                                                                  max_pixels=s["max_pixels"]),
+                            tokenizer=tok, chat_template=tok.chat_template)
+    return _finish(model, proc, tok, Path(path), f"Qwen2-VL ({size})")
+
+
+def build_llava_onevision(path: str | Path, size: str = "tiny", tokenizer=None, seed: int = 0) -> Path:
+    """A random LLaVA-OneVision (SigLIP tower + Qwen2 LM, anyres) saved with its processor at `path`."""
+    import torch
+    from transformers import (LlavaOnevisionConfig, LlavaOnevisionForConditionalGeneration,
+                              LlavaOnevisionImageProcessor, LlavaOnevisionProcessor,
+                              LlavaOnevisionVideoProcessor, Qwen2Config, SiglipVisionConfig)
+
+    s = SIZES[size]
+    tok = tokenizer or qwen_tokenizer()
+    tok.add_special_tokens({"additional_special_tokens": ["<image>", "<video>"]}, replace_extra_special_tokens=False)
+    tok.chat_template = LLAVA_ONEVISION_CHAT_TEMPLATE
+    side, patch = (32, 8) if size == "tiny" else (64, 8)
+    pinpoints = [[side, side], [side, 2 * side], [2 * side, side], [2 * side, 2 * side]]
+    text = _text_config(tok, s)
+    text.pop("rope_parameters")
+    torch.manual_seed(seed)
+    cfg = LlavaOnevisionConfig(
+        vision_config=SiglipVisionConfig(hidden_size=s["v_hidden"], intermediate_size=2 * s["v_hidden"],
+                                         num_hidden_layers=s["v_depth"], num_attention_heads=s["v_heads"],
+                                         image_size=side, patch_size=patch),
+        text_config=Qwen2Config(**text),
+        image_token_index=tok.convert_tokens_to_ids("<image>"), video_token_index=tok.convert_tokens_to_ids("<video>"),
+        vision_feature_select_strategy="full", vision_feature_layer=-1, image_grid_pinpoints=pinpoints,
+        vision_aspect_ratio="anyres_max_9")
+    model = LlavaOnevisionForConditionalGeneration(cfg)
+    proc = LlavaOnevisionProcessor(
+        image_processor=LlavaOnevisionImageProcessor(size={"height": side, "width": side},
+                                                     image_grid_pinpoints=pinpoints),
+        video_processor=LlavaOnevisionVideoProcessor(size={"height": side, "width": side}),
+        tokenizer=tok, num_image_tokens=(side // patch) ** 2, vision_feature_select_strategy="full",
+        chat_template=LLAVA_ONEVISION_CHAT_TEMPLATE)
+    return _finish(model, proc, tok, Path(path), f"LLaVA-OneVision ({size})")
+
+
+BUILDERS = {"qwen2_5_vl": build_qwen2_5_vl, "qwen2_vl": build_qwen2_vl, "llava_onevision": build_llava_onevision}
+
+
+def build_tiny(arch: str, path: str | Path, size: str = "tiny", **kwargs) -> Path:
+    """Build a tiny random model of `arch` (one of `BUILDERS`) at `path`."""
+    if arch not in BUILDERS:
+        raise ValueError(f"unknown architecture {arch!r}; valid: {', '.join(BUILDERS)}")
+    return BUILDERS[arch](path, size=size, **kwargs)
