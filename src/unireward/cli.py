@@ -1,0 +1,30 @@
+"""The `unireward` command. Each sub-command is a thin wrapper over a library call.
+
+Sub-command groups live next to the code they drive (`unireward.judges.cli`, `unireward.data.cli`,
+`unireward.bench.cli`, ...) and import heavy libraries inside the commands, so `unireward --help` is fast.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from unireward.bench.cli import app as bench_app
+from unireward.data.cli import app as data_app
+from unireward.judges.cli import app as judge_app
+from unireward.judges.cli import models
+
+
+app = typer.Typer(help="UnifiedReward: one VLM judge for multimodal generation and understanding.",
+                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+app.add_typer(judge_app, name="judge", help="Judge pairs and single candidates with a VLM judge.")
+app.add_typer(data_app, name="data", help="Convert public preference sources, mix them, export training data.")
+app.add_typer(bench_app, name="bench", help="Run judges on reward benchmarks and score predictions.")
+app.command("models")(models)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

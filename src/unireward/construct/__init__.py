@@ -1,0 +1,1 @@
+"""unireward.construct."""

@@ -1,0 +1,6 @@
+"""`unireward data ...` commands."""
+
+import typer
+
+
+app = typer.Typer(no_args_is_help=True)
