@@ -23,7 +23,13 @@ app.command("models")(models)
 
 
 def main() -> None:
-    app()
+    import sys
+
+    try:
+        app()
+    except (ValueError, FileNotFoundError, RuntimeError) as e:  # user errors: one clear line, no traceback
+        typer.echo(f"error: {e}", err=True)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,177 @@
+"""The `openai` backend: a judge served behind an OpenAI-compatible chat-completions API (vLLM, SGLang).
+
+Design choices a user will notice:
+- One user message per judgment: the images (video frames included) as base64 data-URL parts, then the
+  text, as the released checkpoints were trained. JPEG quality 95 by default (``image_format="PNG"`` for
+  lossless).
+- Greedy decoding: ``temperature=0`` is sent explicitly (upstream's client leaves it to the server).
+- Requests run concurrently, at most `concurrency` in flight; 429 and 5xx answers, timeouts and dropped
+  connections are retried with exponential back-off (`max_retries`); other errors fail the item, with the
+  server's message.
+- Logprob mode asks for ``top_logprobs`` after an assistant prefix (``continue_final_message``, a vLLM and
+  SGLang extension) and walks the answer options token by token, one request per step; probability mass
+  outside the top-k is invisible, so raise `top_logprobs` where the server allows it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import random
+import threading
+from typing import Any
+
+from unireward.judges.base import Choices, Judge, Request
+
+
+RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
+
+
+class OpenAIJudge(Judge):
+    def __init__(self, base_url: str, model: str, api_key: str = "EMPTY", concurrency: int = 16,
+                 timeout: float = 120.0, max_retries: int = 6, backoff: float = 0.5, top_logprobs: int = 20,
+                 image_format: str = "JPEG", **judge_kwargs: Any):
+        judge_kwargs.setdefault("batch_size", 64)
+        super().__init__(**judge_kwargs)
+        self.base_url, self.model, self.api_key = base_url.rstrip("/"), model, api_key
+        self.concurrency, self.timeout, self.max_retries, self.backoff = concurrency, timeout, max_retries, backoff
+        self.top_logprobs, self.image_format = top_logprobs, image_format.upper()
+        self.name = f"openai:{self.base_url}/{model}"
+        self.calls = 0  # HTTP requests sent, retries included
+
+    # ------------------------------------------------------------------ message building
+    def _image_part(self, img) -> dict:
+        buf = io.BytesIO()
+        img.save(buf, format=self.image_format, **({"quality": 95} if self.image_format == "JPEG" else {}))
+        mime = "jpeg" if self.image_format == "JPEG" else self.image_format.lower()
+        return {"type": "image_url",
+                "image_url": {"url": f"data:image/{mime};base64,{base64.b64encode(buf.getvalue()).decode()}"}}
+
+    def messages(self, req: Request, assistant_prefix: str = "") -> list[dict]:
+        images = req.images + [f for v in req.videos for f in v]  # native video is sent as frames here
+        content = [self._image_part(im) for im in images] + [{"type": "text", "text": req.text}]
+        msgs: list[dict] = [{"role": "user", "content": content}]
+        if req.system:
+            msgs.insert(0, {"role": "system", "content": req.system})
+        if assistant_prefix:
+            msgs.append({"role": "assistant", "content": assistant_prefix})
+        return msgs
+
+    # ------------------------------------------------------------------ HTTP
+    async def _post(self, client, sem: asyncio.Semaphore, body: dict) -> dict:
+        import httpx
+
+        async with sem:
+            for attempt in range(self.max_retries + 1):
+                self.calls += 1
+                try:
+                    r = await client.post(f"{self.base_url}/chat/completions", json=body)
+                    if r.status_code < 400:
+                        return r.json()
+                    if r.status_code not in RETRY_STATUS or attempt == self.max_retries:
+                        raise RuntimeError(f"server answered {r.status_code}: {r.text[:300]}")
+                except (httpx.TimeoutException, httpx.TransportError) as e:
+                    if attempt == self.max_retries:
+                        raise RuntimeError(f"no answer from {self.base_url} after {attempt + 1} tries ({e})") from None
+                await asyncio.sleep(self.backoff * 2 ** attempt * (0.5 + random.random()))
+        raise AssertionError("unreachable")
+
+    def _gather(self, make_coros) -> list[Any]:
+        """Run coroutines concurrently; works from plain code and from inside a running event loop."""
+        import httpx
+
+        async def main():
+            sem = asyncio.Semaphore(self.concurrency)
+            headers = {"Authorization": f"Bearer {self.api_key}"}
+            async with httpx.AsyncClient(timeout=self.timeout, headers=headers) as client:
+                return await asyncio.gather(*make_coros(client, sem), return_exceptions=True)
+
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(main())
+        box: dict[str, Any] = {}
+        thread = threading.Thread(target=lambda: box.setdefault("r", asyncio.run(main())))
+        thread.start()
+        thread.join()
+        return box["r"]
+
+    def _body(self, req: Request, prefix: str, **extra: Any) -> dict:
+        body = {"model": self.model, "messages": self.messages(req, prefix), "temperature": 0.0, **extra}
+        if prefix:  # continue the assistant turn instead of starting a new one (vLLM / SGLang extension)
+            body.update(continue_final_message=True, add_generation_prompt=False)
+        return body
+
+    # ------------------------------------------------------------------ primitives
+    def _generate(self, requests: list[Request], max_new_tokens: int) -> list[str]:
+        async def one(client, sem, req):
+            data = await self._post(client, sem, self._body(req, "", max_tokens=max_new_tokens))
+            return data["choices"][0]["message"]["content"] or ""
+
+        results = self._gather(lambda c, s: [one(c, s, r) for r in requests])
+        return _raise_first(results)
+
+    def _choice_probs(self, requests: list[Request], choices: Choices) -> list[dict[str, float]]:
+        async def one(client, sem, req):
+            async def top(prefix: str) -> list[tuple[str, float]]:
+                data = await self._post(client, sem, self._body(req, prefix, max_tokens=1, logprobs=True,
+                                                                top_logprobs=self.top_logprobs))
+                content = (data["choices"][0].get("logprobs") or {}).get("content") or []
+                if not content:
+                    raise RuntimeError("the server returned no logprobs; does it support top_logprobs?")
+                import math
+
+                return [(t["token"], math.exp(t["logprob"])) for t in content[0]["top_logprobs"]]
+
+            mass = await _walk(top, choices.prefix, dict(choices.options), choices.numeric)
+            z = sum(mass.values())
+            if z <= 0:
+                raise ValueError(f"no answer option among the top {self.top_logprobs} tokens after "
+                                 f"{choices.prefix!r}")
+            return {k: v / z for k, v in mass.items()}
+
+        results = self._gather(lambda c, s: [one(c, s, r) for r in requests])
+        return _raise_first(results)
+
+
+def _raise_first(results: list[Any]) -> list[Any]:
+    # The base class retries a failed batch item by item, so the failing item gets its own error message.
+    for r in results:
+        if isinstance(r, BaseException):
+            raise r
+    return results
+
+
+def _compatible(token: str, rest: str, numeric: bool) -> str | None:
+    """The remainder of an option after `token`, or None when the token leaves the option."""
+    if token and rest.startswith(token):
+        return rest[len(token):]
+    if token.startswith(rest) and (token != rest or not rest):
+        after = token[len(rest):]
+        if not numeric or not after[:1].isdigit():
+            return ""
+    return None
+
+
+async def _walk(top, prefix: str, remaining: dict[str, str], numeric: bool, depth: int = 0) -> dict[str, float]:
+    """Unnormalised probability of each option (the product of its tokens' probabilities), token by token."""
+    if depth > 32:
+        raise ValueError("answer options are too long to read token by token")
+    done = [k for k, rest in remaining.items() if rest == ""]
+    if len(remaining) == 1 and (done or not numeric):
+        return {next(iter(remaining)): 1.0}
+    mass: dict[str, float] = {}
+    branches: dict[str, tuple[float, dict[str, str]]] = {}
+    for token, p in await top(prefix):
+        nxt = {k: r for k, rest in remaining.items() if (r := _compatible(token, rest, numeric)) is not None}
+        if len(nxt) == 1 and (not numeric or next(iter(nxt.values())) == ""):
+            k = next(iter(nxt))
+            mass[k] = mass.get(k, 0.0) + p
+        elif nxt:
+            q, _ = branches.get(token, (0.0, nxt))
+            branches[token] = (q + p, nxt)
+    for token, (p, nxt) in branches.items():
+        for k, q in (await _walk(top, prefix + token, nxt, numeric, depth + 1)).items():
+            mass[k] = mass.get(k, 0.0) + p * q
+    return mass

@@ -1,0 +1,1 @@
+"""unireward.serve: serving judges over HTTP."""
