@@ -1,0 +1,202 @@
+"""Metrics against hand-computed vectors, VideoAlign's own test vector, and a literal port of its search."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from unireward.bench.metrics import (
+    PredictionError,
+    compute_metrics,
+    confusion,
+    diff,
+    group_inversion_scores,
+    inversion_score,
+    no_tie,
+    order_consistency,
+    proportion_ci,
+    tau,
+    tie_calibrated,
+    validate_rows,
+)
+
+
+# datasets.md §13.1: the __main__ vector of VideoAlign's calc_accuracy.py
+H = [1, -1, 0, 1, -1, 0, 1, -1, 0]
+SA = [.9, -.7, .1, .8, -.6, .2, .7, -.5, .3]
+SB = [.1, -.8, .5, .5, -.3, .3, .4, -.4, .4]
+LAB = {1: "A", -1: "B", 0: "tie"}
+
+
+def stepwise_reference(h, m):
+    """The threshold search exactly as datasets.md §13.1 describes it: cells, one pair moved at a time."""
+    def cell(hi, mi, eps, strict):
+        tie_m = abs(mi) < eps if strict else abs(mi) <= eps
+        if hi == 0:
+            return "Thm" if tie_m else "Th"
+        if tie_m:
+            return "Tm"
+        return "C" if hi * mi > 0 else "D"
+
+    stats = {"C": 0, "D": 0, "Th": 0, "Tm": 0, "Thm": 0}
+    for hi, mi in zip(h, m, strict=True):
+        stats[cell(hi, mi, -1, False)] += 1
+    best, eps = -math.inf, -1
+    for i in sorted(range(len(h)), key=lambda i: abs(m[i])):
+        stats[cell(h[i], m[i], eps, True)] -= 1
+        eps = abs(m[i])
+        stats[cell(h[i], m[i], eps, False)] += 1
+        best = max(best, (stats["C"] + stats["Thm"]) / len(h))
+    return best
+
+
+def test_videoalign_test_vector():
+    labels = [LAB[x] for x in H]
+    margins = [a - b for a, b in zip(SA, SB, strict=True)]
+    acc, eps = tie_calibrated(labels, margins)
+    assert round(acc, 4) == 0.6667 and acc == pytest.approx(6 / 9)
+    assert eps == pytest.approx(0.1)
+    assert round(no_tie(labels, margins), 4) == 0.8333
+    assert stepwise_reference(H, margins) == pytest.approx(acc)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_tie_calibrated_matches_stepwise_search(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 40))
+    h = rng.integers(-1, 2, n).tolist()
+    m = (rng.integers(-4, 5, n) / 4).tolist()  # many equal |m| and exact zeros
+    acc, _ = tie_calibrated([LAB[x] for x in h], m)
+    assert acc == pytest.approx(stepwise_reference(h, m))
+
+
+def test_tie_calibrated_missing_margins_stay_in_n():
+    acc, eps = tie_calibrated(["A", "tie", "B", "tie"], [0.5, None, -0.9, 0.1])
+    assert acc == pytest.approx(3 / 4) and eps == pytest.approx(0.1)  # 3 right of 4, the margin-less tie wrong
+    assert tie_calibrated(["A"], [None]) == (None, None)
+
+
+def test_no_model_tie_setting_is_not_a_candidate():
+    # VideoAlign's search starts by turning the smallest |m| into a model tie: 2/2 without ties is never seen
+    assert tie_calibrated(["A", "B"], [0.5, -0.5])[0] == pytest.approx(1 / 2)
+
+
+def test_no_tie_zero_margin_is_wrong():
+    assert no_tie(["A", "B", "tie"], [0.0, -0.1, 0.3]) == pytest.approx(1 / 2)
+    assert no_tie(["tie"], [0.3]) is None
+
+
+def test_tau_and_diff_hand_vector():
+    labels = ["A", "B", "tie", "tie", "A", "B"]
+    preds = ["A", "A", "tie", "A", None, "tie"]
+    assert tau(labels, preds) == pytest.approx(2 / 6)  # rows 0 and 2
+    assert diff(labels, preds) == pytest.approx(1 / 4)  # row 0 of the 4 non-tie rows; a tie on B is wrong
+    assert diff(["tie"], ["tie"]) is None and tau([], []) is None
+
+
+def test_bothbad_and_tie_votes_are_both_human_ties(tmp_path):
+    from bench_fixtures import write_genai_image
+
+    from unireward.bench.sources import convert
+
+    write_genai_image(tmp_path / "g", votes=["tievote", "bothbad_vote", "leftvote"])
+    labels = [r.winner for r in convert("genai-bench-image", tmp_path / "g", tmp_path / "o").records]
+    assert labels == ["tie", "tie", "A"]
+    assert tau(labels, ["tie", "tie", "B"]) == pytest.approx(2 / 3) and diff(labels, ["tie", "tie", "B"]) == 0
+
+
+def test_compute_metrics_report_keys_and_unparsed():
+    rows = [{"id": "1", "label": "A", "pred": "A"}, {"id": "2", "label": "B", "pred": None},
+            {"id": "3", "label": "tie", "pred": "tie"}, {"id": "4", "label": "B", "pred": "B"}]
+    m = compute_metrics(rows)
+    assert m["n"] == 4 and m["n_unparsed"] == 1
+    assert m["tau"] == pytest.approx(3 / 4) and m["diff"] == pytest.approx(2 / 3)
+    assert "tie_calibrated" not in m and "categories" not in m
+    assert m["confusion"]["B"] == {"A": 0, "B": 1, "tie": 0, "none": 1}
+    assert m["pred_counts"] == {"A": 1, "B": 1, "tie": 1, "none": 1}
+    lo, hi = m["ci95"]["tau"]
+    assert 0 <= lo <= m["tau"] <= hi <= 1
+
+
+def test_margins_unparsed_counts_wrong():
+    rows = [{"id": "1", "label": "A", "pred": "A", "margin": 0.8}, {"id": "2", "label": "B", "pred": None},
+            {"id": "3", "label": "B", "pred": "B", "margin": -0.2}, {"id": "4", "label": "tie", "pred": "A",
+                                                                     "margin": 0.1}]
+    m = compute_metrics(rows)
+    assert m["no_tie"] == pytest.approx(2 / 3) and m["n_without_margin"] == 1
+    assert m["tie_calibrated"] == pytest.approx(3 / 4)  # eps = 0.1: rows 1, 3 concordant, row 4 both tie
+
+
+def test_vlrb_overall_and_macro_hand_vector():
+    cats = ["general"] * 2 + ["hallucination"] * 4 + ["reasoning"] * 4
+    right = [1, 0, 1, 1, 1, 0, 1, 0, 0, 0]
+    rows = [{"id": str(i), "label": "A", "pred": "A" if r else "B", "category": c}
+            for i, (c, r) in enumerate(zip(cats, right, strict=True))]
+    m = compute_metrics(rows)
+    assert m["tau"] == pytest.approx(5 / 10)  # official overall accuracy
+    assert m["categories"]["general"] == {"n": 2, "accuracy": 0.5, "ci95": m["categories"]["general"]["ci95"]}
+    assert m["categories"]["hallucination"]["accuracy"] == 0.75
+    assert m["macro"] == pytest.approx((0.5 + 0.75 + 0.25) / 3)
+    assert m["ci95"]["macro"][0] <= m["macro"] <= m["ci95"]["macro"][1]
+
+
+def test_dims_scored_against_the_same_verdicts():
+    rows = [{"id": "1", "label": "A", "pred": "A", "dims": {"VQ": "A", "TA": "B"}},
+            {"id": "2", "label": "tie", "pred": "tie", "dims": {"VQ": "tie", "TA": "tie"}}]
+    m = compute_metrics(rows)
+    assert m["dims"]["VQ"]["tau"] == 1.0 and m["dims"]["TA"]["tau"] == 0.5 and m["dims"]["TA"]["diff"] == 0.0
+
+
+def test_inversion_score_hpsv2_cases():
+    assert inversion_score([3, 2, 1], [0, 1, 2]) == 1.0
+    assert inversion_score([1, 2, 3], [0, 1, 2]) == 0.0
+    assert inversion_score([3, 1, 2], [0, 1, 2]) == pytest.approx(1 - 1 / 3)
+    assert inversion_score([1, 1, 1], [0, 1, 2]) == pytest.approx(0.5)  # all predicted ties: half credit
+    assert inversion_score([1, 2], [0, 0]) == 1.0  # gold ties never count
+
+
+def test_inversion_from_pairwise_verdicts():
+    # gold ranks of images 0,1,2: [2, 0, 1] (image 1 best); the judge gets 0-vs-2 wrong
+    rows = [{"group": 0, "members": [0, 1], "ranks": [2, 0], "pred": "B"},
+            {"group": 0, "members": [2, 0], "ranks": [1, 2], "pred": "B"},  # shown swapped
+            {"group": 0, "members": [1, 2], "ranks": [0, 1], "pred": "A"}]
+    # Copeland points: 0 -> 1, 1 -> 2, 2 -> 0: ranking 1 > 0 > 2 vs gold 1 > 2 > 0: one discordant pair
+    assert group_inversion_scores(rows) == [pytest.approx(1 - 1 / 3)]
+    full = compute_metrics([r | {"id": str(i), "label": "A"} for i, r in enumerate(rows)])
+    assert full["inversion_score"] == pytest.approx(2 / 3) and full["n_groups"] == 1
+
+
+def test_bootstrap_interval_deterministic_and_sane():
+    assert proportion_ci(50, 100) == proportion_ci(50, 100)
+    lo, hi = proportion_ci(50, 100)
+    assert 0.38 < lo < 0.45 and 0.55 < hi < 0.62
+    assert proportion_ci(0, 0) is None and proportion_ci(10, 10) == [1.0, 1.0]
+
+
+def test_order_consistency():
+    rows = [{"id": "a", "record_id": "a", "swapped": False, "label": "A", "pred": "A"},
+            {"id": "a~swapped", "record_id": "a", "swapped": True, "label": "B", "pred": "B"},
+            {"id": "b", "record_id": "b", "swapped": False, "label": "A", "pred": "A"},
+            {"id": "b~swapped", "record_id": "b", "swapped": True, "label": "B", "pred": "A"}]
+    assert order_consistency(rows) == 0.5
+    assert compute_metrics(rows)["order_consistency"] == 0.5
+
+
+def test_rows_validated_with_names_and_last_row_wins():
+    with pytest.raises(PredictionError, match=r"row 2 \(id 'x'\): 'pred' must be"):
+        validate_rows([{"id": "ok", "label": "A", "pred": "A"}, {"id": "x", "label": "A", "pred": "left"}])
+    with pytest.raises(PredictionError, match="'label' must be"):
+        validate_rows([{"id": "x", "label": "leftvote", "pred": "A"}])
+    with pytest.raises(PredictionError, match="'margin' must be"):
+        validate_rows([{"id": "x", "label": "A", "pred": "A", "margin": "0.3"}])
+    rows = validate_rows([{"id": "x", "label": "A", "pred": None, "failed": True}, {"id": "x", "label": "A",
+                                                                                     "pred": "A"}])
+    assert rows == [{"id": "x", "label": "A", "pred": "A"}]
+
+
+def test_confusion_counts():
+    assert confusion(["A", "tie"], [None, "B"]) == {"A": {"A": 0, "B": 0, "tie": 0, "none": 1},
+                                                    "B": {"A": 0, "B": 0, "tie": 0, "none": 0},
+                                                    "tie": {"A": 0, "B": 1, "tie": 0, "none": 0}}
