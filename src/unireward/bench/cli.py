@@ -67,7 +67,8 @@ def run(bench: str = typer.Argument(..., help="Benchmark name (see `unireward be
         family: Optional[str] = typer.Option(None, "--family", help="Prompt family (default: the model's)."),
         max_new_tokens: Optional[int] = typer.Option(None, "--max-new-tokens"),
         device: Optional[str] = typer.Option(None, "--device"),
-        dtype: Optional[str] = typer.Option(None, "--dtype")) -> None:
+        dtype: Optional[str] = typer.Option(None, "--dtype", help="auto (default), float32, bfloat16, float16."),
+        ) -> None:
     """Judge a benchmark: OUTPUT/predictions.jsonl (resumable), metrics.json and report.md."""
     from tqdm import tqdm
 
@@ -88,8 +89,7 @@ def run(bench: str = typer.Argument(..., help="Benchmark name (see `unireward be
     except (ValueError, FileNotFoundError, ImportError) as e:
         _fail(e)
     try:
-        judge = ur.load_judge(model, mode=mode, swap=False, batch_size=batch_size, max_new_tokens=max_new_tokens,
-                              family=family, device=device, dtype=dtype)
+        judge = ur.load_judge(model, **_judge_kwargs(model, mode, batch_size, family, max_new_tokens, device, dtype))
     except (ValueError, OSError, ImportError) as e:
         _fail(e)
     total = len(conv.records) * (2 if swap == "both" else 1)
@@ -99,6 +99,14 @@ def run(bench: str = typer.Argument(..., help="Benchmark name (see `unireward be
                                          progress=bar.update)
     typer.echo(json.dumps(_summary(metrics), indent=2))
     typer.echo(f"report: {output / 'report.md'}")
+
+
+def _judge_kwargs(model: str, mode: str, batch_size: int, family: str | None, max_new_tokens: int | None,
+                  device: str | None, dtype: str | None) -> dict:
+    """`load_judge` options; the order randomisation is ours, so the judge itself never swaps."""
+    kw = {"mode": mode, "swap": False, "batch_size": batch_size, "max_new_tokens": max_new_tokens}
+    extra = {"family": family} if model.startswith("openai") else {"family": family, "device": device, "dtype": dtype}
+    return kw | {k: v for k, v in extra.items() if v is not None}
 
 
 def _summary(m: dict) -> dict:

@@ -27,7 +27,8 @@ Definitions (N = number of rows):
   pair is discordant when the predicted and human orders are strictly opposite (HPSv2's ``inversion_score``;
   the ½ is the expected value of HPSv2's arbitrary tie-break in its sort). Averaged over groups.
 - **n_unparsed**: rows with ``pred`` null; always reported, and counted as wrong in every accuracy (and as
-  missing margins, i.e. never right, in the margin metrics).
+  missing margins, i.e. never right, in the margin metrics). **n_failed**: the part of them for which no
+  answer was produced at all (``failed: true``: unreadable media, a crash).
 - **ci95**: percentile bootstrap 95% interval of every accuracy (1,000 resamples, fixed seed). For a mean of
   right/wrong the bootstrap draw is exactly Binomial(n, p)/n and is sampled that way; macro resamples within
   each category; tie_calibrated resamples rows and re-runs the threshold search; inversion resamples groups.
@@ -231,7 +232,8 @@ def compute_metrics(rows: Iterable[dict[str, Any]], n_boot: int = N_BOOT, seed: 
     """Every metric the rows allow (see the module docstring), as a JSON-ready dict."""
     rows = validate_rows(rows)
     labels, preds = [r["label"] for r in rows], [r.get("pred") for r in rows]
-    out: dict[str, Any] = {"n": len(rows), "n_unparsed": sum(p is None for p in preds)}
+    out: dict[str, Any] = {"n": len(rows), "n_unparsed": sum(p is None for p in preds),
+                           "n_failed": sum(bool(r.get("failed")) for r in rows)}
     out.update(_pair_metrics(labels, preds, [r.get("margin") for r in rows], n_boot, seed))
     if any(r.get("category") is not None for r in rows):
         out["categories"], out["macro"], out["ci95"]["macro"] = _grouped(rows, "category", n_boot, seed)
@@ -282,7 +284,7 @@ def _grouped(rows: list[dict[str, Any]], key: str, n_boot: int, seed: int) -> tu
 
 
 def _dims(rows: list[dict[str, Any]], n_boot: int, seed: int) -> dict[str, Any]:
-    names = sorted({d for r in rows for d in (r.get("dims") or {})})
+    names = list(dict.fromkeys(d for r in rows for d in (r.get("dims") or {})))  # the benchmark's order
     out = {}
     for d in names:
         sub = [r for r in rows if (r.get("dims") or {}).get(d) in LABELS]

@@ -17,6 +17,10 @@ def _pct(x: float | None) -> str:
     return "–" if x is None else f"{100 * x:.1f}"
 
 
+def _num(x: float | None) -> str:
+    return "–" if x is None else f"{x:.4g}"
+
+
 def _ci(ci: list[float] | None) -> str:
     return "" if not ci else f"[{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]"
 
@@ -51,20 +55,24 @@ def plot_confusion(confusion: dict[str, dict[str, int]], path: Path) -> Path:
     return path
 
 
-def plot_bars(values: dict[str, tuple[float | None, list[float] | None]], title: str, path: Path) -> Path:
+def plot_bars(values: dict[str, tuple[float | None, list[float] | None]], title: str, path: Path,
+              counts: dict[str, int] | None = None) -> Path:
+    """Accuracy bars (%) with their 95% intervals as error bars; the value is written above each interval."""
     plt = _plt()
     names = list(values)
     acc = [100 * (values[k][0] or 0.0) for k in names]
-    err = [[a - 100 * (values[k][1] or [0, 0])[0] for a, k in zip(acc, names, strict=True)],
-           [100 * (values[k][1] or [0, 0])[1] - a for a, k in zip(acc, names, strict=True)]]
-    err = [[max(0.0, e) for e in side] for side in err]
-    fig, ax = plt.subplots(figsize=(max(3.5, 1.1 * len(names) + 1.5), 3.2))
-    ax.bar(names, acc, yerr=err, capsize=4, color="#4c72b0")
-    ax.set_ylim(0, 100)
+    ci = [[100 * x for x in (values[k][1] or [a / 100, a / 100])] for k, a in zip(names, acc, strict=True)]
+    err = [[max(0.0, a - lo) for a, (lo, _) in zip(acc, ci, strict=True)],
+           [max(0.0, hi - a) for a, (_, hi) in zip(acc, ci, strict=True)]]
+    labels = [f"{k}\n(n={counts[k]})" if counts else k for k in names]
+    fig, ax = plt.subplots(figsize=(max(3.5, 1.2 * len(names) + 1.5), 3.4))
+    ax.bar(labels, acc, yerr=err, capsize=4, color="#4c72b0", ecolor="#333333")
+    ax.set_ylim(0, 112)
+    ax.set_yticks(range(0, 101, 20))
     ax.set_ylabel("accuracy (%)")
-    ax.set_title(title)
-    for i, a in enumerate(acc):
-        ax.text(i, a + 2, f"{a:.1f}", ha="center")
+    ax.set_title(title, pad=8)
+    for i, (a, (_, hi)) in enumerate(zip(acc, ci, strict=True)):
+        ax.text(i, hi + 2, f"{a:.1f}", ha="center", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -106,15 +114,17 @@ def _summary_lines(m: dict[str, Any]) -> list[str]:
              "pairs humans did not tie |"]
     if "tie_calibrated" in m:
         lines.append(f"| tie-calibrated | {_pct(m['tie_calibrated'])} | {_ci(ci.get('tie_calibrated'))} | "
-                     f"best threshold over the margins (eps = {m['tie_threshold']}) |")
+                     f"best threshold over the margins (eps = {_num(m['tie_threshold'])}) |")
         lines.append(f"| no tie | {_pct(m['no_tie'])} | {_ci(ci.get('no_tie'))} | sign of the margin, non-tie pairs |")
     if m.get("macro") is not None:
         lines.append(f"| macro | {_pct(m['macro'])} | {_ci(ci.get('macro'))} | mean of the category accuracies |")
     if "inversion_score" in m:
         lines.append(f"| inversion score | {_pct(m['inversion_score'])} | {_ci(ci.get('inversion_score'))} | "
                      f"HPSv2 ranking agreement over {m['n_groups']} prompts |")
-    lines += ["", f"**Unparsed answers: {m['n_unparsed']} of {m['n']}** (counted as wrong). "
-              f"Judge answers: {m['pred_counts']}."]
+    answers = ", ".join(f"{k} {v}" for k, v in m["pred_counts"].items())
+    failed = f", of which {m['n_failed']} produced no answer (failed)" if m.get("n_failed") else ""
+    lines += ["", f"**Unparsed answers: {m['n_unparsed']} of {m['n']}**{failed} (counted as wrong). "
+              f"Judge answers: {answers}."]
     if m.get("order_consistency") is not None:
         lines.append(f"Order consistency (both orders agree): {_pct(m['order_consistency'])}%.")
     return lines
@@ -126,7 +136,8 @@ def _group_section(title: str, groups: dict[str, Any], macro: float | None, plot
     if macro is not None:
         lines.append(f"| **macro** | | {_pct(macro)} | |")
     if plot is not None:
-        plot_bars({k: (g["accuracy"], g["ci95"]) for k, g in groups.items()}, title, plot)
+        plot_bars({k: (g["accuracy"], g["ci95"]) for k, g in groups.items()}, f"{title} (95% CI)", plot,
+                  {k: g["n"] for k, g in groups.items()})
         lines += ["", f"![{title.lower()}](plots/{plot.name})"]
     return lines + [""]
 
@@ -137,7 +148,8 @@ def _dims_section(dims: dict[str, Any], plot: Path) -> list[str]:
     for k, d in dims.items():
         lines.append(f"| {k} | {d['n']} | {_pct(d['tau'])} | {_pct(d['diff'])} | {_pct(d.get('tie_calibrated'))} | "
                      f"{_pct(d.get('no_tie'))} |")
-    plot_bars({k: (d["tau"], d["ci95"].get("tau")) for k, d in dims.items()}, "tau per dimension", plot)
+    plot_bars({k: (d["tau"], d["ci95"].get("tau")) for k, d in dims.items()}, "tau per dimension (95% CI)", plot,
+              {k: d["n"] for k, d in dims.items()})
     return lines + ["", f"![dims](plots/{plot.name})", ""]
 
 

@@ -9,9 +9,10 @@ Design choices a user will notice:
 - A prediction row holds the label and verdict *in the order shown*; ``margin`` is ``2 * prob_a - 1`` when
   the judge gives a probability (logprob mode, the 2.0 family), else null.
 - Rows are appended and flushed as each batch finishes. A resumed run skips ids already written.
-  An item whose judging raised (rather than answered) is written with ``failed: true`` and ``pred: null``
-  and is judged again on the next resume; metrics keep the last row of each id. An answer that could not be
-  parsed is final: it is the judge's answer, counted as unparsed (wrong).
+  An item for which no answer was produced (the judge raised, or returned an error with no text: unreadable
+  media, out of memory) is written with ``failed: true`` and ``pred: null`` and is judged again on the next
+  resume; metrics keep the last row of each id. An answer that could not be parsed is final: it is the
+  judge's answer, counted as unparsed (wrong).
 - If ``compare_batch`` raises for a whole batch, the batch is retried one item at a time, so one bad item
   cannot take its neighbours down.
 """
@@ -97,12 +98,14 @@ def base_row(p: Presentation) -> dict[str, Any]:
 
 def verdict_fields(v: Any) -> dict[str, Any]:
     """pred, margin and evidence from a `Verdict` (or anything with the same attributes)."""
-    prob_a = getattr(v, "prob_a", None)
-    winner = getattr(v, "winner", None)
-    return {"pred": winner if winner in _FLIP else None,
-            "margin": None if prob_a is None else 2.0 * float(prob_a) - 1.0,
-            "prob_a": prob_a, "probs": getattr(v, "probs", None),
-            "text": getattr(v, "text", ""), "error": getattr(v, "error", None)}
+    prob_a, winner = getattr(v, "prob_a", None), getattr(v, "winner", None)
+    text, error = getattr(v, "text", "") or "", getattr(v, "error", None)
+    out = {"pred": winner if winner in _FLIP else None,
+           "margin": None if prob_a is None else 2.0 * float(prob_a) - 1.0,
+           "prob_a": prob_a, "probs": getattr(v, "probs", None), "text": text, "error": error}
+    if out["pred"] is None and error and not text:
+        out["failed"] = True  # no answer was produced (unreadable media, a crash): judged again on resume
+    return out
 
 
 def _judge_batch(judge: PairJudge, batch: list[Presentation], base: Path) -> list[dict[str, Any]]:
