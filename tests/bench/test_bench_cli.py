@@ -117,3 +117,17 @@ def test_run_end_to_end_generate_video(tmp_path, tiny_model):
     assert m["n"] == 2 and m["n_unparsed"] == sum(r["pred"] is None for r in rows)  # random weights: garbage
     assert set(m["dims"]) == {"VQ", "MQ", "TA"} and "tie_calibrated" not in m
     assert f"Unparsed answers: {m['n_unparsed']} of 2" in (out / "report.md").read_text()
+
+
+def test_judge_kwargs_never_swap_and_skip_unset_options():
+    from unireward.bench.cli import _judge_kwargs
+
+    kw = _judge_kwargs("CodeGoat24/UnifiedReward-qwen-7b", "logprob", None, None, None, "cuda", None)
+    assert kw == {"mode": "logprob", "swap": False, "max_new_tokens": None, "device": "cuda"}
+    served = _judge_kwargs("openai://localhost:8080/UnifiedReward", "generate", 64, "v1", 512, "cuda", "bfloat16")
+    assert served == {"mode": "generate", "swap": False, "max_new_tokens": 512, "family": "v1", "batch_size": 64}
+
+
+def test_run_unknown_benchmark_lists_names(tmp_path):
+    res = invoke("run", "vlrb", "--data", tmp_path, "--model", "x/y", "--output", tmp_path / "o")
+    assert res.exit_code == 2 and "valid: vl-rewardbench" in res.output

@@ -34,7 +34,8 @@ def list_cmd() -> None:
     from unireward.bench.sources import BENCHMARKS
 
     for b in BENCHMARKS.values():
-        typer.echo(f"{b.name:22} splits: {', '.join(b.splits):40} {b.description}")
+        typer.echo(f"{b.name:22} default split: {b.default_split or 'all':6} splits: {', '.join(b.splits):40} "
+                   f"{b.description}")
 
 
 @app.command()
@@ -63,7 +64,8 @@ def run(bench: str = typer.Argument(..., help="Benchmark name (see `unireward be
         swap: str = typer.Option("seeded", "--swap", help="seeded: one seeded random order per pair; both: both."),
         seed: int = typer.Option(0, "--seed", help="Seed of the presentation order."),
         split: Optional[str] = _SPLIT, media_root: Optional[Path] = _MEDIA, allow_missing: bool = _MISSING,
-        batch_size: int = typer.Option(8, "--batch-size", min=1),
+        batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1,
+                                     help="Pairs per judge call (default: the backend's, hf 8, openai 64)."),
         family: Optional[str] = typer.Option(None, "--family", help="Prompt family (default: the model's)."),
         max_new_tokens: Optional[int] = typer.Option(None, "--max-new-tokens"),
         device: Optional[str] = typer.Option(None, "--device"),
@@ -75,14 +77,16 @@ def run(bench: str = typer.Argument(..., help="Benchmark name (see `unireward be
     import unireward as ur
     from unireward.bench import pipeline
     from unireward.bench.run import SWAP_MODES
+    from unireward.bench.sources import get_benchmark
 
     if swap not in SWAP_MODES:
         _fail(ValueError(f"--swap must be one of {', '.join(SWAP_MODES)}, got {swap!r}"))
     if mode not in ("generate", "logprob"):
         _fail(ValueError(f"--mode must be generate or logprob, got {mode!r}"))
-    settings = {"bench": bench, "split": split, "model": model, "mode": mode, "swap": swap, "seed": seed,
-                "family": family}
     try:
+        split = split or get_benchmark(bench).default_split
+        settings = {"bench": bench, "split": split, "model": model, "mode": mode, "swap": swap, "seed": seed,
+                    "family": family}
         pipeline.check_settings(output, settings)
         conv = pipeline.prepare(bench, data, output, split=split, media_root=media_root, limit=limit,
                                 allow_missing=allow_missing)
@@ -95,17 +99,19 @@ def run(bench: str = typer.Argument(..., help="Benchmark name (see `unireward be
     total = len(conv.records) * (2 if swap == "both" else 1)
     with tqdm(total=total, desc=f"{bench} ({model})", unit="pair") as bar:
         metrics = pipeline.run_benchmark(judge, bench, data, output, split=split, limit=limit, swap=swap, seed=seed,
-                                         batch_size=batch_size, settings=settings, converted=conv,
-                                         progress=bar.update)
+                                         batch_size=batch_size or getattr(judge, "batch_size", 8),
+                                         settings=settings, converted=conv, progress=bar.update)
     typer.echo(json.dumps(_summary(metrics), indent=2))
     typer.echo(f"report: {output / 'report.md'}")
 
 
-def _judge_kwargs(model: str, mode: str, batch_size: int, family: str | None, max_new_tokens: int | None,
+def _judge_kwargs(model: str, mode: str, batch_size: int | None, family: str | None, max_new_tokens: int | None,
                   device: str | None, dtype: str | None) -> dict:
     """`load_judge` options; the order randomisation is ours, so the judge itself never swaps."""
-    kw = {"mode": mode, "swap": False, "batch_size": batch_size, "max_new_tokens": max_new_tokens}
-    extra = {"family": family} if model.startswith("openai") else {"family": family, "device": device, "dtype": dtype}
+    kw = {"mode": mode, "swap": False, "max_new_tokens": max_new_tokens}
+    extra = {"family": family, "batch_size": batch_size}
+    if not model.startswith("openai"):
+        extra |= {"device": device, "dtype": dtype}
     return kw | {k: v for k, v in extra.items() if v is not None}
 
 

@@ -26,6 +26,7 @@ class Benchmark:
     target: str  # "module:function"
     splits: tuple[str, ...]
     description: str
+    default_split: str | None = None  # None: every split (MJ-Bench perspectives)
 
     @property
     def loader(self) -> Callable[[Path, LoadContext], Iterator[Record]]:
@@ -35,19 +36,19 @@ class Benchmark:
 
 BENCHMARKS: dict[str, Benchmark] = {b.name: b for b in [
     Benchmark("vl-rewardbench", "vl_rewardbench:load", ("test",),
-              "VL-RewardBench: image understanding pairs (parquet); general / hallucination / reasoning"),
+              "VL-RewardBench: image understanding pairs (parquet); general / hallucination / reasoning", "test"),
     Benchmark("genai-bench-image", "genai_bench:load_image", ("test", "test_v1"),
-              "GenAI-Bench image generation votes (parquet, images embedded)"),
+              "GenAI-Bench image generation votes (parquet, images embedded)", "test"),
     Benchmark("genai-bench-video", "genai_bench:load_video", ("test", "test_v1"),
-              "GenAI-Bench video generation votes (parquet; video URLs mapped under --media-root)"),
+              "GenAI-Bench video generation votes (parquet; video URLs mapped under --media-root)", "test"),
     Benchmark("videogen-rewardbench", "videogen_rewardbench:load", ("eval",),
-              "VideoGen-RewardBench: CSV + videos/; Overall label, VQ/MQ/TA dimensions"),
+              "VideoGen-RewardBench: CSV + videos/; Overall label, VQ/MQ/TA dimensions", "eval"),
     Benchmark("mj-bench", "mj_bench:load", ("alignment", "safety", "quality", "bias"),
-              "MJ-Bench text-to-image judge pairs (parquet); one category per perspective"),
+              "MJ-Bench text-to-image judge pairs (parquet); one category per perspective (default: all)"),
     Benchmark("pickapic", "pickapic:load", ("test", "validation", "test_unique", "validation_unique"),
-              "Pick-a-Pic v2 pairs (parquet, jpg bytes); default split test"),
+              "Pick-a-Pic v2 pairs (parquet, jpg bytes)", "test"),
     Benchmark("hpdv2", "hpdv2:load", ("test",),
-              "HPDv2 test rankings (test.json + images) as all pairs per prompt; inversion score"),
+              "HPDv2 test rankings (test.json + images) as all pairs per prompt; inversion score", "test"),
 ]}
 
 
