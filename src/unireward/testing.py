@@ -26,6 +26,8 @@ SIZES = {
     #         text hidden, layers, heads, kv, ffn | vision hidden, depth, heads | max pixels
     "tiny": dict(hidden=64, layers=2, heads=4, kv=2, ffn=128, v_hidden=32, v_depth=2, v_heads=2,
                  min_pixels=56 * 56, max_pixels=112 * 112),
+    "mini": dict(hidden=128, layers=2, heads=4, kv=2, ffn=256, v_hidden=32, v_depth=2, v_heads=2,
+                 min_pixels=56 * 56, max_pixels=112 * 112),
     "small": dict(hidden=256, layers=4, heads=4, kv=2, ffn=512, v_hidden=128, v_depth=4, v_heads=4,
                   min_pixels=56 * 56, max_pixels=224 * 224),
 }
@@ -47,6 +49,17 @@ def qwen_tokenizer(corpus: Iterable[str] | None = None, vocab_size: int = 1024, 
                                                           if t not in ("<|endoftext|>", "<|im_end|>")]})
     tok.chat_template = chat_template or qwen2_5_vl_chat_template
     return tok
+
+
+def judge_corpus() -> list[str]:
+    """Texts covering the judge prompts and answers: a BPE tokenizer trained on them makes the answer
+    phrases a few tokens long, so a tiny model learns them in seconds."""
+    from unireward.templates import list_templates
+
+    texts = [t.text for t in list_templates()]
+    texts += [p + "." for t in list_templates() for p in t.phrases.values()]
+    texts += [f"Final Score: {i}" for i in range(101)] + ["Overall Judgment: ", "<think></think><answer></answer>"]
+    return texts * 3
 
 
 def _train_bpe(corpus: Iterable[str], vocab_size: int):
@@ -192,3 +205,39 @@ def build_tiny(arch: str, path: str | Path, size: str = "tiny", **kwargs) -> Pat
     if arch not in BUILDERS:
         raise ValueError(f"unknown architecture {arch!r}; valid: {', '.join(BUILDERS)}")
     return BUILDERS[arch](path, size=size, **kwargs)
+
+
+def teach(model_dir: str | Path, out_dir: str | Path, lessons: list[tuple[dict, str, str]], steps: int = 60,
+          lr: float = 3e-3, seed: int = 0) -> Path:
+    """Fine-tune a tiny judge until it gives fixed answers, and save it: a judge whose output is known.
+
+    lessons: (item, form, answer) triples; the item is what `Judge.compare`/`Judge.score` take. The prompt
+    is built by the real judge code path, so the taught model answers in exactly the judge's format.
+    """
+    import torch
+
+    from unireward.judges.hf import HFJudge
+    from unireward.tasks import Form, Task
+
+    torch.manual_seed(seed)
+    judge = HFJudge(model_dir, device="cpu", dtype="float32")
+    eos = judge.tokenizer.eos_token
+    reqs = [judge._request({**item, "task": Task.parse(item["task"])}, Form.parse(form), False)
+            for item, form, _ in lessons]
+    suffixes = [answer + eos for _, _, answer in lessons]
+    inputs = judge.encode(reqs, suffixes)  # one left-padded batch: each row ends with its answer
+    labels = torch.full_like(inputs["input_ids"], -100)
+    for i, suffix in enumerate(suffixes):
+        k = len(judge.tokenizer.encode(suffix, add_special_tokens=False))
+        labels[i, -k:] = inputs["input_ids"][i, -k:]  # loss on the answer only
+    model = judge.model.train()
+    opt = torch.optim.AdamW(model.parameters(), lr=lr)
+    for _ in range(steps):
+        loss = model(**inputs, labels=labels).loss
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+    out_dir = Path(out_dir)
+    model.eval().save_pretrained(out_dir)
+    judge.processor.save_pretrained(out_dir)
+    return out_dir

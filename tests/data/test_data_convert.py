@@ -1,0 +1,108 @@
+"""The conversion runner, the registry, the streaming readers, and `unireward data convert`."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow as pa
+import pytest
+from data_fixtures import HF_IMAGE, hf_image, image_bytes, write_json, write_parquet
+from typer.testing import CliRunner
+
+from unireward.data.cli import app
+from unireward.data.convert import convert
+from unireward.data.records import read_records
+from unireward.data.sources import get_adapter, list_sources
+from unireward.data.sources import common
+from unireward.data.sources.common import SourceError, iter_json_list
+
+
+def test_registry_lists_sources_and_rejects_unknown_names():
+    assert set(list_sources()) == {"hpd", "hpdv2", "evalmuse", "oip", "pickapic", "llava_critic", "videodpo",
+                                   "lift_hra", "videofeedback", "sharegptvideo"}
+    with pytest.raises(ValueError, match="unknown source 'hps'.*valid sources: hpd, hpdv2"):
+        get_adapter("hps")
+
+
+def test_limit_counts_source_rows(source_inputs, tmp_path):
+    s = convert("hpd", source_inputs["hpd"], tmp_path / "hpd", limit=2, progress=False)
+    assert (s["rows_read"], s["records_written"], s["rows_skipped"]) == (2, 2, 0)
+    s = convert("sharegptvideo", source_inputs["sharegptvideo"], tmp_path / "sgv", limit=1, progress=False)
+    assert (s["rows_read"], s["records_written"]) == (1, 3)  # one line gives a pair and two scores
+
+
+def test_rerun_reuses_media_and_rewrites_the_same_records(source_inputs, tmp_path):
+    first = convert("oip", source_inputs["oip"], tmp_path / "oip", progress=False)
+    before = (tmp_path / "oip" / "records.jsonl").read_text()
+    second = convert("oip", source_inputs["oip"], tmp_path / "oip", progress=False)
+    assert first["media_files_written"] == 9 and second["media_files_written"] == 0
+    assert (tmp_path / "oip" / "records.jsonl").read_text() == before
+    assert json.loads((tmp_path / "oip" / "summary.json").read_text())["records_written"] == 4
+
+
+def test_identical_images_are_stored_once(tmp_path):
+    same = image_bytes(1)
+    schema = pa.schema([("id", pa.string()), ("prompt", pa.string()), ("chosen", HF_IMAGE), ("rejected", HF_IMAGE)])
+    rows = [{"id": str(i), "prompt": "p", "chosen": hf_image(same), "rejected": hf_image(image_bytes(10 + i))}
+            for i in range(3)]
+    write_parquet(tmp_path / "in" / "train.parquet", rows, schema)
+    s = convert("oip", tmp_path / "in", tmp_path / "out", progress=False)
+    assert s["records_written"] == 3 and s["media_files_written"] == 4
+
+
+def test_missing_column_stops_with_the_file_named(tmp_path):
+    schema = pa.schema([("id", pa.string()), ("prompt", pa.string()), ("chosen", HF_IMAGE)])
+    path = write_parquet(tmp_path / "in" / "train.parquet", [{"id": "1", "prompt": "p", "chosen": None}], schema)
+    with pytest.raises(SourceError, match=r"train\.parquet: missing column\(s\) \['rejected'\]"):
+        convert("oip", path, tmp_path / "out", progress=False)
+
+
+def test_llava_critic_needs_the_pairwise_or_pointwise_folder(source_inputs, tmp_path):
+    src = source_inputs["llava_critic"] / "pairwise" / "train-00000-of-00001.parquet"
+    flat = tmp_path / "train.parquet"
+    flat.write_bytes(src.read_bytes())
+    with pytest.raises(SourceError, match="cannot tell pairwise from pointwise"):
+        convert("llava_critic", flat, tmp_path / "out", progress=False)
+    s = convert("llava_critic", src, tmp_path / "out", progress=False)  # one file of the HF layout
+    assert s["records_by_task_form"] == {"image_understanding/pair": 3}
+
+
+@pytest.mark.parametrize("chunk", [3, 7, 64, 1 << 20])
+def test_json_list_streams_across_chunk_boundaries(tmp_path, monkeypatch, chunk):
+    monkeypatch.setattr(common, "_CHUNK", chunk)
+    items = [{"a": "x]y,\"z", "n": [1, 2.5, None]}, 12345678, "tail [string]", [], {"nested": {"k": [{}]}}, 0.25]
+    path = tmp_path / "list.json"
+    path.write_text(" \n[ " + " ,\n ".join(json.dumps(i) for i in items) + "\n]\n")
+    assert list(iter_json_list(path)) == items
+
+
+def test_json_list_errors_name_the_item(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('[{"a": 1}, {"b": }, {"c": 3}]')
+    it = iter_json_list(bad)
+    assert next(it) == {"a": 1}
+    with pytest.raises(SourceError, match=r"bad\.json: invalid JSON in item 1"):
+        next(it)
+    obj = write_json(tmp_path / "obj.json", {"data": []})
+    with pytest.raises(SourceError, match="expected a JSON list"):
+        list(iter_json_list(obj))
+
+
+def test_cli_convert_prints_the_summary_with_skipped_rows(source_inputs, tmp_path):
+    out = tmp_path / "pickapic"
+    result = CliRunner().invoke(app, ["convert", "pickapic", "--input", str(source_inputs["pickapic"]),
+                                      "--output", str(out), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert (summary["rows_read"], summary["records_written"], summary["rows_skipped"]) == (6, 3, 3)
+    assert [e["row"] for e in summary["skipped"]] == [3, 4, 5]
+    assert summary["skipped_by_kind"] == {"invalid value": 1, "unlabelled": 1, "unreadable media": 1}
+    assert len(list(read_records(out / "records.jsonl"))) == 3
+
+
+def test_cli_convert_reports_bad_input(tmp_path):
+    result = CliRunner().invoke(app, ["convert", "oip", "--input", str(tmp_path / "nope"), "--output",
+                                      str(tmp_path / "out"), "--no-progress"])
+    assert result.exit_code == 2 and "no such file or folder" in result.stderr
+    result = CliRunner().invoke(app, ["convert", "nosuch", "--input", str(tmp_path), "--output", str(tmp_path)])
+    assert result.exit_code == 2 and "valid sources" in result.stderr

@@ -1,0 +1,210 @@
+"""The hf backend on tiny real architectures: every task x form, both modes, images and video."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from tests.conftest import ARCHS
+from tests.judges.conftest import item, lessons, swapped
+from unireward.judges.hf import HFJudge
+from unireward.tasks import Form, Task
+from unireward.templates import parse_answer
+
+
+TASK_FORMS = [(t.value, f.value) for t in Task for f in Form]
+_cache: dict = {}
+
+
+def judge(path: str, **kw) -> HFJudge:
+    key = (path, tuple(sorted(kw.items())))
+    if key not in _cache:
+        _cache[key] = HFJudge(path, **kw)
+    return _cache[key]
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("task,form", TASK_FORMS)
+def test_logprob_every_task_and_form(tiny_models, arch, task, form):
+    j = judge(tiny_models[arch], mode="logprob", num_frames=4)
+    x = item(task, form)
+    if form == "pair":
+        v = j.compare_batch([x])[0]
+        assert v.error is None, v.error
+        assert set(v.probs) == {"A", "B", "tie"} and math.isclose(sum(v.probs.values()), 1.0, abs_tol=1e-6)
+        assert v.winner == max(v.probs, key=v.probs.get)
+        assert v.prob_a == pytest.approx(v.probs["A"] + v.probs["tie"] / 2)
+        if task.endswith("understanding"):
+            assert v.probs["tie"] == 0.0  # the understanding prompts offer no tie
+    else:
+        s = j.score_batch([x])[0]
+        lo, hi = s.scale
+        assert s.error is None and lo <= s.value <= hi and 0 <= s.normalized <= 1
+        assert math.isclose(sum(s.probs.values()), 1.0, abs_tol=1e-6)
+        assert s.value == pytest.approx(sum(int(k) * p for k, p in s.probs.items()))
+        assert set(s.probs) == {str(v) for v in range(int(lo), int(hi) + 1)}
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("task,form", TASK_FORMS)
+def test_generate_every_task_and_form(tiny_models, arch, task, form):
+    j = judge(tiny_models[arch], mode="generate", max_new_tokens=3, num_frames=4)
+    x = item(task, form)
+    r = (j.compare_batch if form == "pair" else j.score_batch)([x])[0]
+    assert r.text  # the random model's free text came back decoded ...
+    expected = parse_answer(j.template(task, form), r.text)
+    assert r == expected  # ... and went through the template's parser (garbage: no verdict, with the reason)
+    assert (r.winner if form == "pair" else r.value) is None and r.error
+
+
+def _brute_force(j: HFJudge, x: dict, form: Form) -> dict[str, float]:
+    """Option probabilities by teacher-forcing each option separately (the definition in `_Trie`)."""
+    import torch
+
+    from unireward.judges.base import Choices
+
+    t = j.template(x["task"], form)
+    req = j._request({**x, "task": Task.parse(x["task"])}, form, False)
+    if form == Form.PAIR:
+        choices = Choices(t.logprob_prefixes[""], dict(t.phrases))
+    else:
+        lo, hi = t.scale
+        choices = Choices(t.logprob_prefixes[""], {str(v): str(v) for v in range(int(lo), int(hi) + 1)}, True)
+    trie = j._build_trie(choices)
+    scores = {}
+    for label, path in trie.paths.items():
+        text = j.tokenizer.decode(path)
+        inputs = j.encode([req], [text])
+        with torch.no_grad():
+            logp = torch.log_softmax(j.model(**inputs).logits[0].float(), -1)
+        n = inputs["input_ids"].shape[1]
+        total = sum(float(logp[n - len(path) - 1 + k, tok]) for k, tok in enumerate(path))
+        if label in trie.ends:
+            total += math.log(1 - float(logp[n - 1, j._digit_ids].exp().sum()))
+        scores[label] = math.exp(total)
+    z = sum(scores.values())
+    return {k: v / z for k, v in scores.items()}
+
+
+@pytest.mark.parametrize("task,form", [("image_generation", "pair"), ("video_generation", "point"),
+                                       ("image_understanding", "point"), ("video_understanding", "pair")])
+def test_one_pass_logprob_equals_teacher_forcing_each_option(tiny_qwen, task, form):
+    j = judge(tiny_qwen, mode="logprob", num_frames=4)
+    x = item(task, form, seed=3)
+    expected = _brute_force(j, x, Form(form))
+    if form == "pair":
+        got = j.compare_batch([x])[0].probs
+    else:
+        got = j.score_batch([x])[0].probs
+    for label, p in expected.items():
+        assert got[label] == pytest.approx(p, rel=1e-3, abs=1e-6), label
+
+
+def test_batches_are_left_padded_correctly(tiny_qwen):
+    j = judge(tiny_qwen, mode="logprob", num_frames=4, batch_size=8)
+    items = [item("image_generation", "pair", seed=s, prompt="a fox " * (s + 1)) for s in range(4)]
+    items.append(item("video_understanding", "pair", seed=9))
+    batched = j.compare_batch(items)
+    single = [j.compare_batch([x])[0] for x in items]
+    for b, s in zip(batched, single):
+        assert b.probs == pytest.approx(s.probs, abs=1e-5)
+    points = [item("image_understanding", "point", seed=s) for s in range(3)]
+    assert [s.value for s in j.score_batch(points)] == pytest.approx([j.score_batch([p])[0].value for p in points])
+
+
+def test_a_bad_item_does_not_sink_the_batch(tiny_qwen, media_dir):
+    j = judge(tiny_qwen, mode="logprob", num_frames=4)
+    good = item("image_generation", "pair")
+    items = [good, {**good, "a": str(media_dir / "missing.png")}, {**good, "b": str(media_dir / "truncated.png")},
+             {"task": "video_generation", "prompt": "x", "a": str(media_dir / "empty.mp4"), "b": good["a"]},
+             {**good, "prompt": ""}, good]
+    out = j.compare_batch(items)
+    assert out[0].ok and out[-1].ok and out[0].probs == pytest.approx(out[-1].probs)
+    assert "missing.png: file not found" in out[1].error and out[1].winner is None
+    assert "truncated.png: corrupt or truncated" in out[2].error
+    assert "empty.mp4: corrupt or unreadable video" in out[3].error
+    assert "missing prompt" in out[4].error
+
+
+def test_understanding_needs_media_and_text_candidates(tiny_qwen):
+    j = judge(tiny_qwen, mode="logprob", num_frames=4)
+    x = item("image_understanding", "pair")
+    assert "needs the shared image" in j.compare_batch([{**x, "media": None}])[0].error
+    assert "answer texts" in j.compare_batch([{**x, "a": x["media"]}])[0].error
+
+
+def test_prompt_layout_media_first(tiny_models):
+    from unireward.judges.base import Request
+
+    q = judge(tiny_models["qwen2_5_vl"], num_frames=4)
+    req = q._request({**item("video_generation", "pair"), "task": Task.VIDEO_GENERATION}, Form.PAIR, False)
+    assert len(req.images) == 8 and not req.videos  # 4 frames of A, then 4 of B, as images
+    text = q.prompt_text(req)
+    assert text.count("<|image_pad|>") == 8 and text.index("<|vision_end|>") < text.index("Video 1")
+    assert text.startswith("<|im_start|>system\nYou are a helpful assistant.")
+    llava = judge(tiny_models["llava_onevision"])
+    t = llava.prompt_text(Request(text="Q", images=[None, None]))
+    assert t == "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n<image>\n<image>\nQ" \
+               "<|im_end|>\n<|im_start|>assistant\n"
+
+
+def test_native_video_input(tiny_qwen):
+    j = judge(tiny_qwen, mode="logprob", num_frames=4, video_as="video")
+    x = item("video_understanding", "pair")
+    req = j._request({**x, "task": Task.VIDEO_UNDERSTANDING}, Form.PAIR, False)
+    assert len(req.videos) == 1 and not req.images
+    assert "<|video_pad|>" in j.prompt_text(req)
+    v = j.compare_batch([x])[0]
+    assert v.ok and math.isclose(sum(v.probs.values()), 1.0, abs_tol=1e-6)
+
+
+def test_bfloat16_and_family_override(tiny_qwen):
+    j = judge(tiny_qwen, mode="logprob", dtype="bfloat16", family="v1-llava")
+    assert j.model.dtype.is_floating_point and str(j.model.dtype) == "torch.bfloat16"
+    v = j.compare_batch([item("image_generation", "pair")])[0]
+    assert v.ok and "Image 1 is better than Image 2" in j.template("image_generation", "pair").text
+    with pytest.raises(ValueError, match="valid: auto, float32, bfloat16, float16"):
+        HFJudge(tiny_qwen, dtype="int4")
+
+
+def test_logprob_refuses_formats_without_a_one_step_answer(tiny_qwen):
+    j = judge(tiny_qwen, mode="logprob", family="think")
+    v = j.compare_batch([item("image_generation", "pair")])[0]
+    assert v.winner is None and "use mode='generate'" in v.error
+    assert j.score_batch([item("image_generation", "point")])[0].ok  # think reuses the v1 pointwise template
+
+
+# ---------------------------------------------------------------- a judge whose answers are known
+def test_taught_judge_generate(taught_judge_dir):
+    j = judge(taught_judge_dir, mode="generate", max_new_tokens=24)
+    (pair, _, a1), (pair_rev, _, _), (point, _, a2), (vu, _, a3), *_ = lessons()
+    v = j.compare_batch([pair])[0]
+    assert v.text == a1 and v.winner == "B"
+    s = j.score_batch([point])[0]
+    assert s.text == a2 and s.value == 4 and s.normalized == pytest.approx(0.75)
+    assert j.compare_batch([vu])[0].winner == "A"
+
+
+def test_taught_judge_logprob(taught_judge_dir):
+    j = judge(taught_judge_dir, mode="logprob")
+    (pair, *_), _, (point, *_), (vu, *_), *_ = lessons()
+    v = j.compare_batch([pair])[0]
+    assert v.winner == "B" and v.probs["B"] > 0.9
+    assert j.score_batch([point])[0].value == pytest.approx(4.0, abs=0.3)
+    assert j.compare_batch([vu])[0].probs["A"] > 0.9
+
+
+def test_swap_cancels_a_pure_position_bias(taught_judge_dir):
+    # The taught judge says "Image 2 is better." whatever the order: a pure position bias.
+    pair = lessons()[0][0]
+    gen = judge(taught_judge_dir, mode="generate", max_new_tokens=24, swap=True)
+    v = gen.compare_batch([pair])[0]
+    assert v.swapped.winner == "A"  # "Image 2" of the reversed order is the original A
+    assert v.winner == "tie"
+    lp = judge(taught_judge_dir, mode="logprob", swap=True).compare_batch([pair, swapped(pair)])
+    for verdict in lp:
+        assert verdict.prob_a == pytest.approx(0.5, abs=0.05)
+        assert verdict.probs["A"] == pytest.approx(verdict.probs["B"], abs=0.05)
+    no_swap = judge(taught_judge_dir, mode="logprob").compare_batch([pair])[0]
+    assert no_swap.prob_a < 0.1
