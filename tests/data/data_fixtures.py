@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 from PIL import Image
 
 from unireward.media import write_video
+from unireward.templates.video_generation import FEEDBACK_DIMS
 
 
 HF_IMAGE = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
@@ -86,7 +87,8 @@ def write_oip(root: Path) -> Path:
                         ("category", pa.string()), ("sub_category", pa.string())])
     rows = [{"id": f"{3368 + i}-quality", "prompt": f"a bustling manga street {i}",
              "chosen": hf_image(image_bytes(200 + i)), "rejected": hf_image(None if i == 4 else image_bytes(300 + i)),
-             "chosen_model": "black-forest-labs/FLUX.1-dev", "rejected_model": "stabilityai/stable-diffusion-3.5-large",
+             "chosen_model": "black-forest-labs/FLUX.1-dev",
+             "rejected_model": "stabilityai/stable-diffusion-3.5-large",
              "evolution": "quality", "category": "Manga", "sub_category": "detailed"} for i in range(5)]
     write_parquet(root / "oip" / "data" / "train-00000-of-00002.parquet", rows[:3], schema)
     write_parquet(root / "oip" / "data" / "train-00001-of-00002.parquet", rows[3:], schema)
@@ -123,7 +125,8 @@ def write_hpdv2(root: Path) -> Path:
         for k in range(n):
             (d / split / f"{k:08d}.jpg").write_bytes(image_bytes(600 + 10 * len(split) + k))
     write_json(d / "train.json", [
-        {"human_preference": [1, 0], "prompt": "a castle made of candy", "file_path": ["00000000.jpg", "00000001.jpg"]},
+        {"human_preference": [1, 0], "prompt": "a castle made of candy",
+         "file_path": ["00000000.jpg", "00000001.jpg"]},
         {"human_preference": [0, 1], "prompt": "a robot", "file_path": ["00000002.jpg", "00000003.jpg"]},
         {"human_preference": [1, 1], "prompt": "a tree", "file_path": ["00000004.jpg", "00000005.jpg"]},
         {"human_preference": [1, 0], "prompt": "a lake", "file_path": ["00000006.jpg", "99999999.jpg"]},
@@ -294,8 +297,7 @@ def write_videofeedback(root: Path) -> Path:
         row = {"id": vid, "images": names, "text prompt": f"a teddy bear playing guitar {k}",
                "video link": f"https://example/{vid}.mp4",
                "conversations": [{"from": "human", "value": "<image> " * len(names)}, {"from": "gpt", "value": ""}]}
-        row.update(dict(zip(("visual quality", "temporal consistency", "dynamic degree", "text-to-video alignment",
-                             "factual consistency"), scores)))
+        row.update(dict(zip(FEEDBACK_DIMS, scores, strict=True)))
         items.append(row)
     write_json(d / "data_annotated.json", items)
     return d
@@ -309,7 +311,8 @@ def write_sharegptvideo(root: Path) -> Path:
     d = root / "sharegptvideo"
     for k, vid in enumerate(("v_abc123", "v_def456")):
         frame_folder(d / "train_300k" / vid, 1200 + k, n=12)
-    good = {"id": "v_abc123_0", "video": "v_abc123", "prompt": "<video>\nWhat is the man doing after he opens the fridge?",
+    good = {"id": "v_abc123_0", "video": "v_abc123",
+            "prompt": "<video>\nWhat is the man doing after he opens the fridge?",
             "answer": "He takes out a bottle of milk.",
             "chosen": "After opening the fridge, the man takes out a bottle of milk.",
             "rejected": "The man closes the fridge and leaves.", "chosen_score": 4.0, "rejected_score": 2.0}
