@@ -13,18 +13,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Literal
 
 
-class Task(str, Enum):
+class Task(StrEnum):
     IMAGE_GENERATION = "image_generation"
     IMAGE_UNDERSTANDING = "image_understanding"
     VIDEO_GENERATION = "video_generation"
     VIDEO_UNDERSTANDING = "video_understanding"
-
-    def __str__(self) -> str:
-        return self.value
 
     @property
     def is_generation(self) -> bool:
@@ -44,12 +41,9 @@ class Task(str, Enum):
             raise ValueError(f"unknown task {value!r}; valid tasks: {valid}") from None
 
 
-class Form(str, Enum):
+class Form(StrEnum):
     PAIR = "pair"
     POINT = "point"
-
-    def __str__(self) -> str:
-        return self.value
 
     @classmethod
     def parse(cls, value: str | Form) -> Form:

@@ -120,8 +120,13 @@ def _finish(model, proc, tok, path: Path, seed_note: str) -> Path:
 def build_qwen2_5_vl(path: str | Path, size: str = "tiny", tokenizer=None, seed: int = 0) -> Path:
     """A random Qwen2.5-VL (`Qwen2_5_VLForConditionalGeneration`) saved with its processor at `path`."""
     import torch
-    from transformers import (Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration, Qwen2_5_VLProcessor,
-                              Qwen2VLImageProcessor, Qwen2VLVideoProcessor)
+    from transformers import (
+        Qwen2_5_VLConfig,
+        Qwen2_5_VLForConditionalGeneration,
+        Qwen2_5_VLProcessor,
+        Qwen2VLImageProcessor,
+        Qwen2VLVideoProcessor,
+    )
 
     s, tok = SIZES[size], tokenizer or qwen_tokenizer()
     torch.manual_seed(seed)
@@ -144,8 +149,13 @@ def build_qwen2_5_vl(path: str | Path, size: str = "tiny", tokenizer=None, seed:
 def build_qwen2_vl(path: str | Path, size: str = "tiny", tokenizer=None, seed: int = 0) -> Path:
     """A random Qwen2-VL (`Qwen2VLForConditionalGeneration`) saved with its processor at `path`."""
     import torch
-    from transformers import (Qwen2VLConfig, Qwen2VLForConditionalGeneration, Qwen2VLImageProcessor,
-                              Qwen2VLProcessor, Qwen2VLVideoProcessor)
+    from transformers import (
+        Qwen2VLConfig,
+        Qwen2VLForConditionalGeneration,
+        Qwen2VLImageProcessor,
+        Qwen2VLProcessor,
+        Qwen2VLVideoProcessor,
+    )
 
     s, tok = SIZES[size], tokenizer or qwen_tokenizer()
     torch.manual_seed(seed)
@@ -166,9 +176,15 @@ def build_qwen2_vl(path: str | Path, size: str = "tiny", tokenizer=None, seed: i
 def build_llava_onevision(path: str | Path, size: str = "tiny", tokenizer=None, seed: int = 0) -> Path:
     """A random LLaVA-OneVision (SigLIP tower + Qwen2 LM, anyres) saved with its processor at `path`."""
     import torch
-    from transformers import (LlavaOnevisionConfig, LlavaOnevisionForConditionalGeneration,
-                              LlavaOnevisionImageProcessor, LlavaOnevisionProcessor,
-                              LlavaOnevisionVideoProcessor, Qwen2Config, SiglipVisionConfig)
+    from transformers import (
+        LlavaOnevisionConfig,
+        LlavaOnevisionForConditionalGeneration,
+        LlavaOnevisionImageProcessor,
+        LlavaOnevisionProcessor,
+        LlavaOnevisionVideoProcessor,
+        Qwen2Config,
+        SiglipVisionConfig,
+    )
 
     s = SIZES[size]
     tok = tokenizer or qwen_tokenizer()
