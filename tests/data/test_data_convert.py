@@ -105,3 +105,9 @@ def test_cli_convert_reports_bad_input(tmp_path):
     assert result.exit_code == 2 and "no such file or folder" in result.stderr
     result = CliRunner().invoke(app, ["convert", "nosuch", "--input", str(tmp_path), "--output", str(tmp_path)])
     assert result.exit_code == 2 and "valid sources" in result.stderr
+
+
+@pytest.mark.parametrize("name", sorted(list_sources()))
+def test_a_missing_input_is_a_source_error(name, tmp_path):
+    with pytest.raises(SourceError, match="nowhere"):
+        convert(name, tmp_path / "nowhere", tmp_path / "out", progress=False)

@@ -127,6 +127,7 @@ def test_swapped_helper():
     ([{"path": "gen"}], {"swap": "maybe"}, "'swap' must be one of"),
     ([{"path": "gen"}], {"balance": "max"}, "'balance' must be null, 'min' or a positive integer"),
     ([], {}, "non-empty 'sources'"),
+    ([{"path": "gen"}], {"sedd": 1}, r"unknown key\(s\) \['sedd'\]"),
 ])
 def test_recipe_errors_name_the_entry(root, sources, kw, match):
     with pytest.raises(RecipeError, match=match):

@@ -192,7 +192,7 @@ class _MediaExport:
 
     def item(self, m: dict[str, Any], base: Path) -> list[str]:
         kind, value = next(iter(m.items()))
-        key = f"{kind}:{base / value if isinstance(value, str) else base / value[0]}:{len(value)}"
+        key = json.dumps([kind, str(base), value])
         if key not in self._done:
             if kind == "image":
                 self._done[key] = [self._link(base / value)]

@@ -81,6 +81,9 @@ class Recipe:
             raise RecipeError(f"{path}: invalid YAML ({e})") from None
         if not isinstance(data, dict) or not isinstance(data.get("sources"), list) or not data["sources"]:
             raise RecipeError(f"{path}: a recipe needs a non-empty 'sources' list")
+        unknown = set(data) - {"seed", "shuffle", "balance", "swap", "root", "sources"}
+        if unknown:
+            raise RecipeError(f"{path}: unknown key(s) {sorted(unknown)}")
         base = Path(root) if root is not None else path.parent / data.get("root", ".")
         entries = [_entry(e, i, base, path) for i, e in enumerate(data["sources"])]
         recipe = cls(entries, seed=data.get("seed", 0), shuffle=data.get("shuffle", True),

@@ -110,6 +110,13 @@ def find_files(src: Path, pattern: str) -> list[Path]:
     return files
 
 
+def _existing(files: Sequence[Path]) -> Sequence[Path]:
+    for path in files:
+        if not path.is_file():
+            raise SourceError(f"{path}: file not found")
+    return files
+
+
 def _rel(path: Path, src: Path) -> str:
     return str(path.relative_to(src)) if src.is_dir() and path.is_relative_to(src) else path.name
 
@@ -122,7 +129,7 @@ def parquet_rows(src: Path, required: Sequence[str], optional: Sequence[str] = (
     that a file lacks read as missing values.
     """
     pq = require_module("pyarrow.parquet", "data")
-    for path in files or find_files(src, "*.parquet"):
+    for path in _existing(files) if files else find_files(src, "*.parquet"):
         pf = pq.ParquetFile(path)
         names = set(pf.schema_arrow.names)
         missing = [c for c in required if c not in names]
@@ -138,7 +145,7 @@ def parquet_rows(src: Path, required: Sequence[str], optional: Sequence[str] = (
 
 def jsonl_rows(src: Path, files: Sequence[Path] | None = None) -> Iterator[Row]:
     """Rows of JSONL files, line by line; an invalid line becomes a row with `error` set."""
-    for path in files or find_files(src, "*.jsonl"):
+    for path in _existing(files) if files else find_files(src, "*.jsonl"):
         where = _rel(path, src)
         with open(path, encoding="utf-8") as f:
             for lineno, line in enumerate(f, 1):
@@ -152,7 +159,7 @@ def jsonl_rows(src: Path, files: Sequence[Path] | None = None) -> Iterator[Row]:
 
 def json_list_rows(src: Path, files: Sequence[Path] | None = None) -> Iterator[Row]:
     """Rows of files holding one JSON list each, item by item."""
-    for path in files or find_files(src, "*.json"):
+    for path in _existing(files) if files else find_files(src, "*.json"):
         where = _rel(path, src)
         for pos, item in enumerate(iter_json_list(path)):
             yield Row(path, f"{where} item {pos}", pos, item)
@@ -332,6 +339,7 @@ class MediaStore:
         self.out = Path(out)
         self.prefix = f"media/{source}"
         self.written = 0  # new files, for the summary
+        self._dirs: set[Path] = set()  # shard folders already created
 
     def _target(self, digest: str, ext: str) -> tuple[str, Path]:
         rel = f"{self.prefix}/{digest[:2]}/{digest}{ext}"
@@ -370,7 +378,9 @@ class MediaStore:
         return {"frames": [self.image(p, f"{name} frame {i}")["image"] for i, p in enumerate(paths)]}
 
     def _write(self, target: Path, content: bytes | Path) -> None:
-        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.parent not in self._dirs:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self._dirs.add(target.parent)
         tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
         if isinstance(content, Path):
             try:

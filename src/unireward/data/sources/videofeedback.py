@@ -47,6 +47,8 @@ class VideoFeedback(Adapter):
         self.roots: list[Path] = []
 
     def rows(self, src: Path) -> Iterator[Row]:
+        if not src.exists():
+            raise SourceError(f"{src}: no such file or folder")
         folder = src.parent if src.is_file() else src
         self.roots = [folder] + sorted(p for p in folder.iterdir() if p.is_dir() and p.name.startswith("frames"))
         if src.is_file():
