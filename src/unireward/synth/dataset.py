@@ -1,0 +1,141 @@
+"""Writing synthetic samples as unified records, and `build_dataset`, the one entry point.
+
+Layout written (media paths in the records are relative to the split folder, as the record format asks):
+
+    OUT/manifest.json                  the parameters and counts of the build
+    OUT/<split>/records.jsonl          one unified record per line
+    OUT/<split>/media/<ig|iu|vg|vu>/<pair|point>/<index>-<a|b|m>.png|.mp4
+
+Record ids are "synth/<split>/<task>/<form>/<index>"; `meta` holds the split key, what was corrupted
+("broken"), the exact scores of both pair candidates, and the question kind and true answer for the
+understanding tasks. Images are PNG (lossless); videos are H.264 mp4 at `fps` (or PNG frame lists with
+`video_format="frames"`). A split folder's `media/` is rebuilt from scratch on every build.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from unireward.data.records import Record, write_records
+from unireward.media import write_video
+from unireward.synth.generate import SPLIT_FRACTIONS, TASK_SHORT, Sample, make_sample
+from unireward.synth.render import render_clip, render_scene
+from unireward.synth.world import Clip, Scene
+from unireward.tasks import Form, Task
+
+
+ALL_TASKS = tuple(Task)
+ALL_FORMS = (Form.PAIR, Form.POINT)
+
+
+def write_sample(sample: Sample, folder: str | Path, rec_id: str, stem: str, image_size: int = 84,
+                 video_format: str = "mp4", fps: int = 8) -> Record:
+    """Render a sample's media under `folder` and return its record (paths relative to `folder`)."""
+    folder = Path(folder)
+
+    def put(x: Any, name: str) -> dict[str, Any]:
+        rel = f"{stem}-{name}"
+        if isinstance(x, Scene):
+            render_scene(x, image_size).save(folder / f"{rel}.png")
+            return {"image": f"{rel}.png"}
+        if not isinstance(x, Clip):
+            raise TypeError(f"{rec_id}: cannot write media of type {type(x).__name__}")
+        frames = render_clip(x, image_size)
+        if video_format == "frames":
+            for t, f in enumerate(frames):
+                f.save(folder / f"{rel}-{t}.png")
+            return {"frames": [f"{rel}-{t}.png" for t in range(len(frames))]}
+        write_video(folder / f"{rel}.mp4", frames, fps=fps)
+        return {"video": f"{rel}.mp4"}
+
+    (folder / stem).parent.mkdir(parents=True, exist_ok=True)
+    media = [put(m, "m") for m in sample.media]
+    if sample.task.is_generation:
+        cands = [{"media": [put(c, "ab"[i])]} for i, c in enumerate(sample.candidates)]
+    else:
+        cands = [{"text": c} for c in sample.candidates]
+    rec = Record(id=rec_id, source="synth", task=sample.task, form=sample.form, prompt=sample.prompt,
+                 candidates=cands, media=media, label=sample.label, meta={"key": sample.key, **sample.meta})
+    rec.validate()
+    return rec
+
+
+def _job(args: tuple) -> list[dict[str, Any]]:
+    """Make and write a run of samples of one (split, task, form); a separate process may run it."""
+    split, task, form, indices, opts, folder = args
+    out = []
+    for i in indices:
+        s = make_sample(task, form, split, i, seed=opts["seed"], difficulty=opts["difficulty"],
+                        tie_rate=opts["tie_rate"], n_frames=opts["n_frames"])
+        stem = f"media/{TASK_SHORT[task]}/{form.value}/{i:06d}"
+        rec = write_sample(s, folder, f"synth/{split}/{task.value}/{form.value}/{i:06d}", stem,
+                           opts["image_size"], opts["video_format"], opts["fps"])
+        out.append(rec.to_dict())
+    return out
+
+
+def _counts(n: int | Mapping[str, int], splits: Sequence[str]) -> dict[str, int]:
+    if isinstance(n, Mapping):
+        unknown = set(n) - set(splits)
+        if unknown:
+            raise ValueError(f"n_per_task_form names splits {sorted(unknown)} not in splits={list(splits)}")
+        return {s: int(n.get(s, 0)) for s in splits}
+    return {s: int(n) for s in splits}
+
+
+def build_dataset(out_dir: str | Path, n_per_task_form: int | Mapping[str, int] = 100, seed: int = 0,
+                  difficulty: float = 0.5, image_size: int = 84, splits: Sequence[str] = ("train", "val", "test"),
+                  *, tasks: Sequence[Task | str] = ALL_TASKS, forms: Sequence[Form | str] = ALL_FORMS,
+                  n_frames: int = 8, tie_rate: float = 0.1, video_format: str = "mp4", fps: int = 8,
+                  workers: int = 1) -> dict[str, dict[str, int]]:
+    """Write `out_dir/<split>/records.jsonl` and media for every (task, form) and split.
+
+    n_per_task_form: records per (task, form) in every split, or a mapping split -> that number
+        (e.g. {"train": 500, "val": 50, "test": 100}).
+    Returns {split: {"<task>/<form>": count}}. Deterministic in all arguments except `workers`, which
+    changes nothing but speed.
+    """
+    for s in splits:
+        if s not in SPLIT_FRACTIONS:
+            raise ValueError(f"unknown split {s!r}; valid splits: {', '.join(SPLIT_FRACTIONS)}")
+    if video_format not in ("mp4", "frames"):
+        raise ValueError(f"video_format must be 'mp4' or 'frames', got {video_format!r}")
+    if not 4 <= n_frames <= 8:
+        raise ValueError(f"n_frames must be in 4..8 (motion speeds are set for at most 8 frames), got {n_frames}")
+    if image_size < 32:
+        raise ValueError(f"image_size must be at least 32 pixels, got {image_size}")
+    tasks, forms = [Task.parse(t) for t in tasks], [Form.parse(f) for f in forms]
+    out_dir, counts = Path(out_dir), _counts(n_per_task_form, splits)
+    opts = dict(seed=seed, difficulty=difficulty, tie_rate=tie_rate, n_frames=n_frames, image_size=image_size,
+                video_format=video_format, fps=fps)
+    result: dict[str, dict[str, int]] = {}
+    for split in splits:
+        folder = out_dir / split
+        shutil.rmtree(folder / "media", ignore_errors=True)
+        folder.mkdir(parents=True, exist_ok=True)
+        jobs = [(split, t, f, chunk, opts, folder) for t in tasks for f in forms
+                for chunk in _chunks(range(counts[split]), 25)]
+        rows = _run(jobs, workers)
+        write_records(folder / "records.jsonl", (Record.from_dict(r) for r in rows))
+        result[split] = {f"{t.value}/{f.value}": counts[split] for t in tasks for f in forms}
+    manifest = {"generator": "unireward.synth", "version": 1, "counts": result,
+                "splits": list(splits), "tasks": [t.value for t in tasks], "forms": [f.value for f in forms], **opts}
+    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    return result
+
+
+def _chunks(r: range, size: int) -> list[list[int]]:
+    items = list(r)
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def _run(jobs: list[tuple], workers: int) -> list[dict[str, Any]]:
+    if workers <= 1 or len(jobs) <= 1:
+        return [row for job in jobs for row in _job(job)]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return [row for rows in pool.map(_job, jobs) for row in rows]
