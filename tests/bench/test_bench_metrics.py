@@ -200,3 +200,29 @@ def test_confusion_counts():
     assert confusion(["A", "tie"], [None, "B"]) == {"A": {"A": 0, "B": 0, "tie": 0, "none": 1},
                                                     "B": {"A": 0, "B": 0, "tie": 0, "none": 0},
                                                     "tie": {"A": 0, "B": 1, "tie": 0, "none": 0}}
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_bootstrap_search_on_weights_matches_the_search_on_resampled_rows(seed):
+    from unireward.bench.metrics import _tie_calibrated, _weighted_search
+
+    rng = np.random.default_rng(seed)
+    n = 30
+    h, m = rng.integers(-1, 2, n), rng.normal(size=n)  # distinct |m|: the two searches agree exactly
+    order = np.argsort(np.abs(m), kind="stable")
+    conc = ((h != 0) & (h * m > 0))[order]
+    step = (h == 0)[order].astype(np.int32) - conc
+    w = np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(20)])
+    got = _weighted_search(w[:, order].astype(np.int32), conc, step, n)
+    want = [_tie_calibrated(np.repeat(h, row), np.repeat(m, row))[0] for row in w]
+    assert got == pytest.approx(want)
+
+
+def test_tie_calibrated_ci_contains_estimate():
+    labels = [LAB[x] for x in H] * 5
+    margins = [a - b for a, b in zip(SA, SB, strict=True)] * 5
+    from unireward.bench.metrics import tie_calibrated_ci
+
+    lo, hi = tie_calibrated_ci(labels, margins)
+    assert lo <= tie_calibrated(labels, margins)[0] <= hi
+    assert tie_calibrated_ci(labels, margins) == [lo, hi]

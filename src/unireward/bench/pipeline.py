@@ -9,7 +9,8 @@ Design choices a user will notice:
   ``missing_media.txt``): a benchmark judged on a silently smaller set is not comparable. Pass
   ``allow_missing=True`` (``--allow-missing``) to judge the rest; the skipped items are then reported.
 - Malformed rows never stop a run: each is skipped and listed, with the reason, in the report.
-- Resuming into a folder made with other settings (benchmark, split, model, mode, swap, seed) is refused.
+- Resuming into a folder made with other settings (benchmark, split, model, mode, swap, seed, family) is
+  refused.
 - Metrics cover the records of this invocation: resuming with a smaller ``--limit`` reports on that subset.
 """
 
@@ -27,7 +28,7 @@ from unireward.bench.run import PairJudge, read_predictions, run_judge
 from unireward.bench.sources import ConversionResult, MissingMediaError, convert
 
 
-SETTINGS_CHECKED = ("bench", "split", "model", "mode", "swap", "seed")
+SETTINGS_CHECKED = ("bench", "split", "model", "mode", "swap", "seed", "family")
 
 
 def prepare(bench: str, data: str | Path, out_dir: str | Path, *, split: str | None = None,
