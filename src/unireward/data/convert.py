@@ -74,7 +74,7 @@ def convert(source: str, src: str | Path, out: str | Path, limit: int | None = N
 
     adapter, src, out = get_adapter(source), Path(src), Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    media, report, start = MediaStore(out, source), _Report(out), time.time()
+    media, report, start = MediaStore(out, f"media/{source}"), _Report(out), time.time()
     bar = tqdm(desc=f"convert {source}", unit="row", disable=not progress or None, total=limit)
     try:
         with JsonlWriter(out / "records.jsonl", "w") as writer:

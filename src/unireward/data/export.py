@@ -32,7 +32,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import shutil
 import time
 from collections import Counter
 from dataclasses import replace
@@ -41,7 +40,8 @@ from typing import Any
 
 from unireward.data.mix import Recipe, iter_mixture, select
 from unireward.data.records import JsonlWriter, Record, RecordError
-from unireward.media import MediaError, content_hash, load_video, uniform_indices
+from unireward.data.sources.common import MediaStore
+from unireward.media import MediaError, load_video, uniform_indices
 from unireward.tasks import Form
 from unireward.templates import Template, get_template
 
@@ -187,51 +187,28 @@ class _MediaExport:
     """Puts a record's images and video frames under ``<out>/media/`` and returns their relative paths."""
 
     def __init__(self, out: Path, num_frames: int):
-        self.out, self.num_frames = out, num_frames
-        self._done: dict[str, list[str]] = {}  # source path -> exported paths, so shared videos decode once
+        self.store, self.num_frames = MediaStore(out, "media"), num_frames
+        self._done: dict[str, list[str]] = {}  # media item -> exported paths, so shared videos decode once
 
     def item(self, m: dict[str, Any], base: Path) -> list[str]:
         kind, value = next(iter(m.items()))
         key = json.dumps([kind, str(base), value])
         if key not in self._done:
             if kind == "image":
-                self._done[key] = [self._link(base / value)]
+                paths = [base / value]
             elif kind == "frames":
-                idx = uniform_indices(len(value), self.num_frames)
-                self._done[key] = [self._link(base / value[i]) for i in idx]
+                paths = [base / value[i] for i in uniform_indices(len(value), self.num_frames)]
             else:
-                self._done[key] = [self._save(f) for f in load_video(base / value, self.num_frames)]
+                paths = [_jpeg(f) for f in load_video(base / value, self.num_frames)]
+            self._done[key] = [self.store.image(p, str(p) if isinstance(p, Path) else f"{value} frame")["image"]
+                               for p in paths]
         return self._done[key]
 
-    def _target(self, digest: str, ext: str) -> tuple[str, Path]:
-        rel = f"media/{digest[:2]}/{digest}{ext}"
-        return rel, self.out / rel
 
-    def _link(self, src: Path) -> str:
-        if not src.is_file():
-            raise MediaError(f"{src}: file not found")
-        rel, target = self._target(content_hash(src), src.suffix.lower())
-        if not target.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-            try:
-                os.link(src, tmp)
-            except OSError:
-                shutil.copyfile(src, tmp)
-            os.replace(tmp, target)
-        return rel
-
-    def _save(self, frame) -> str:
-        buf = io.BytesIO()
-        frame.save(buf, format="JPEG", quality=95)
-        data = buf.getvalue()
-        rel, target = self._target(content_hash(data), ".jpg")
-        if not target.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-            tmp.write_bytes(data)
-            os.replace(tmp, target)
-        return rel
+def _jpeg(frame) -> bytes:
+    buf = io.BytesIO()
+    frame.save(buf, format="JPEG", quality=95)
+    return buf.getvalue()
 
 
 def record_media(record: Record) -> list[dict[str, Any]]:

@@ -329,15 +329,28 @@ def check_video(path: Path, name: str) -> None:
         raise MediaError(f"{name}: unreadable video {path} ({e})") from None
 
 
-class MediaStore:
-    """Writes media under ``<out>/media/<source>/`` with content-hash names; returns record media items.
+def write_atomic(target: Path, content: bytes | Path) -> None:
+    """Write bytes, or hard-link (else copy) a file, to `target` through a temporary name."""
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    if isinstance(content, Path):
+        try:
+            os.link(content, tmp)  # same filesystem: no copy at all
+        except OSError:
+            shutil.copyfile(content, tmp)
+    else:
+        tmp.write_bytes(content)
+    os.replace(tmp, target)
 
-    Paths in the returned items are relative to `out` (the folder of records.jsonl).
+
+class MediaStore:
+    """Writes media under ``<out>/<prefix>/`` with content-hash names; returns record media items.
+
+    Paths in the returned items are relative to `out` (the folder of records.jsonl). Conversions use the
+    prefix ``media/<source>``, exports ``media``.
     """
 
-    def __init__(self, out: Path, source: str):
-        self.out = Path(out)
-        self.prefix = f"media/{source}"
+    def __init__(self, out: Path, prefix: str):
+        self.out, self.prefix = Path(out), prefix
         self.written = 0  # new files, for the summary
         self._dirs: set[Path] = set()  # shard folders already created
 
@@ -359,11 +372,10 @@ class MediaStore:
             rel, path = self._target(digest, ext)
             if path.exists():
                 return {"image": rel}
-        raw = data.read_bytes() if isinstance(data, Path) else data
-        ext = check_image(raw, name)
+        ext = check_image(data.read_bytes() if isinstance(data, Path) else data, name)
         rel, path = self._target(digest, ext)
         if not path.exists():
-            self._write(path, raw if not isinstance(data, Path) else data)
+            self._write(path, data)
         return {"image": rel}
 
     def video(self, path: Path, name: str) -> dict[str, str]:
@@ -381,13 +393,5 @@ class MediaStore:
         if target.parent not in self._dirs:
             target.parent.mkdir(parents=True, exist_ok=True)
             self._dirs.add(target.parent)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        if isinstance(content, Path):
-            try:
-                os.link(content, tmp)  # same filesystem: no copy at all
-            except OSError:
-                shutil.copyfile(content, tmp)
-        else:
-            tmp.write_bytes(content)
-        os.replace(tmp, target)
+        write_atomic(target, content)
         self.written += 1
