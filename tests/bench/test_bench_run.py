@@ -121,3 +121,12 @@ def test_pipeline_writes_outputs_and_refuses_other_settings(tmp_path):
         check_settings(out, settings | {"mode": "logprob"})
     m2 = run_benchmark(ScriptedJudge(), "vl-rewardbench", tmp_path / "v", out, swap="both", limit=2, n_boot=200)
     assert m2["n"] == 4 and m2["run"]["this_invocation"]["judged"] == 0  # all done; metrics on the subset
+
+
+def test_verdict_fields_margin_and_dims():
+    from unireward.bench.run import verdict_fields
+
+    f = verdict_fields(Verdict("B", prob_a=0.25, dims={"Alignment": 0.3}, text="Image 2 is better."))
+    assert f["pred"] == "B" and f["margin"] == pytest.approx(-0.5) and f["pred_dims"] == {"Alignment": 0.3}
+    assert "failed" not in f
+    assert verdict_fields(Verdict(None, text="???"))["margin"] is None

@@ -103,6 +103,8 @@ def verdict_fields(v: Any) -> dict[str, Any]:
     out = {"pred": winner if winner in _FLIP else None,
            "margin": None if prob_a is None else 2.0 * float(prob_a) - 1.0,
            "prob_a": prob_a, "probs": getattr(v, "probs", None), "text": text, "error": error}
+    if getattr(v, "dims", None):
+        out["pred_dims"] = v.dims  # the 2.0 family's per-dimension share of A (Alignment, Coherence, Style)
     if out["pred"] is None and error and not text:
         out["failed"] = True  # no answer was produced (unreadable media, a crash): judged again on resume
     return out
