@@ -19,11 +19,10 @@ def invoke(*args: str):
     return result
 
 
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    from unireward.testing import build_qwen2_5_vl
-
-    return build_qwen2_5_vl(tmp_path_factory.mktemp("judge") / "qwen2_5_vl")
+@pytest.fixture
+def tiny_model(tiny_qwen):
+    """The session's tiny random Qwen2.5-VL folder (tests/conftest.py, `unireward.testing.build_qwen2_5_vl`)."""
+    return tiny_qwen
 
 
 def write_rows(path, rows):
