@@ -105,10 +105,10 @@ def build_dataset(out_dir: str | Path, n_per_task_form: int | Mapping[str, int] 
             raise ValueError(f"unknown split {s!r}; valid splits: {', '.join(SPLIT_FRACTIONS)}")
     if video_format not in ("mp4", "frames"):
         raise ValueError(f"video_format must be 'mp4' or 'frames', got {video_format!r}")
-    if not 4 <= n_frames <= 8:
-        raise ValueError(f"n_frames must be in 4..8 (motion speeds are set for at most 8 frames), got {n_frames}")
     if image_size < 32:
         raise ValueError(f"image_size must be at least 32 pixels, got {image_size}")
+    make_sample(Task.IMAGE_GENERATION, Form.POINT, splits[0] if splits else "train", 0, seed, difficulty,
+                tie_rate, n_frames)  # checks the generator's arguments before anything is written
     tasks, forms = [Task.parse(t) for t in tasks], [Form.parse(f) for f in forms]
     out_dir, counts = Path(out_dir), _counts(n_per_task_form, splits)
     opts = dict(seed=seed, difficulty=difficulty, tie_rate=tie_rate, n_frames=n_frames, image_size=image_size,

@@ -519,10 +519,11 @@ def iu_sample(rng: np.random.Generator, form: Form, split: str, d: float) -> Sam
         scene = sample_iu_scene(rng, d)
         if split_of(scene.key()) != split:
             continue
-        q = sample_image_question(rng, scene)
-        if q is not None:
-            return understanding_sample(rng, Task.IMAGE_UNDERSTANDING, form, q, answer_image(q, scene), scene, d,
-                                        scene.key())
+        for _ in range(4):  # some questions cannot be asked of some scenes (no unique reference)
+            q = sample_image_question(rng, scene)
+            if q is not None:
+                return understanding_sample(rng, Task.IMAGE_UNDERSTANDING, form, q, answer_image(q, scene), scene,
+                                            d, scene.key())
 
 
 def _vu_questions(cap: VideoCaption) -> tuple[str, ...]:
@@ -564,6 +565,8 @@ def make_sample(task: Task, form: Form, split: str, index: int, seed: int = 0, d
         raise ValueError(f"unknown split {split!r}; valid splits: {', '.join(SPLIT_FRACTIONS)}")
     if not 0 <= difficulty <= 1:
         raise ValueError(f"difficulty must be in [0, 1], got {difficulty}")
+    if not 4 <= n_frames <= 8:
+        raise ValueError(f"n_frames must be in 4..8 (motion speeds are set for at most 8 frames), got {n_frames}")
     rng, d = rng_for(seed, split, task, form, index), difficulty
     if task == Task.IMAGE_UNDERSTANDING:
         s = iu_sample(rng, form, split, d)

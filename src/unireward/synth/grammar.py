@@ -296,8 +296,8 @@ def _count(tokens: list[str]) -> int | None:
 def read_answer(kind: str, text: str) -> tuple | str | None:
     """The value an answer gives for a question kind; "none" when it says there is nothing; None when
     it gives no value at all. Values: a word, a count (int), or a tuple for composite answers."""
-    low = text.lower()
-    tokens = _WORD.findall(low)
+    low = " ".join(_WORD.findall(text.lower()))  # "Top-left." reads as "top left"
+    tokens = low.split()
     value: object
     if kind in ("color", "moving_color", "turn_color"):
         value = _first(tokens, COLORS)
@@ -383,4 +383,9 @@ def vocabulary_corpus() -> list[str]:
             Question("exists", color="green", shape="triangle").text(), Question("moving_color").text(),
             Question("moving_shape").text(), " ".join(NUMBERS), "yes", "no", "none", "nothing",
             "it turns blue", "it appears", "it disappears"]
+    # the element lines a pointwise image-generation answer lists, e.g. "large (size): 1"
+    for cap in (ObjectCaption("red", "circle", "large", "top left"), CountCaption(3, "blue", "square"),
+                RelationCaption(("red", "circle"), "above", ("blue", "square")), MotionCaption("red", "circle", "up",
+                "slowly"), ChangeCaption("red", "circle", "blue"), EventCaption("red", "circle", "appears")):
+        out += [f"{e}: {i % 2}" for i, e in enumerate(cap.elements())]
     return out
