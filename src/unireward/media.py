@@ -35,6 +35,10 @@ class MediaError(ValueError):
     """A media item could not be used; the message names the item and the problem."""
 
 
+class MissingMediaError(MediaError, FileNotFoundError):
+    """A media file is not where the item says it is."""
+
+
 def _name(src: object) -> str:
     if isinstance(src, (str, Path)):
         return str(src)
@@ -62,7 +66,7 @@ def load_image(src: ImageLike, max_pixels: int | None = None, name: str | None =
 def _open_encoded(src: str | Path | bytes, name: str) -> Image.Image:
     if isinstance(src, (str, Path)):
         if not Path(src).is_file():
-            raise MediaError(f"{name}: file not found")
+            raise MissingMediaError(f"{name}: file not found")
         fp: object = src
     elif isinstance(src, bytes):
         fp = io.BytesIO(src)
@@ -120,7 +124,7 @@ def _decode_video(path: Path, num_frames: int, name: str) -> list[Image.Image]:
     import av
 
     if not path.is_file():
-        raise MediaError(f"{name}: file not found")
+        raise MissingMediaError(f"{name}: file not found")
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
@@ -153,7 +157,7 @@ def content_hash(item: ImageLike | VideoLike) -> str:
     if isinstance(item, (str, Path)):
         path = Path(item)
         if not path.is_file():
-            raise MediaError(f"{item}: file not found")
+            raise MissingMediaError(f"{item}: file not found")
         with open(path, "rb") as f:
             for block in iter(lambda: f.read(1 << 20), b""):
                 h.update(block)

@@ -27,7 +27,7 @@ from typing import Any
 from unireward.data.records import JsonlWriter, Record, RecordError
 from unireward.data.sources import get_adapter
 from unireward.data.sources.common import MediaStore, Row, RowError
-from unireward.media import MediaError
+from unireward.media import MediaError, MissingMediaError
 
 
 SHOWN_SKIPS = 20
@@ -56,6 +56,8 @@ class _Report:
 def _kind(e: Exception) -> str:
     if isinstance(e, RowError):
         return e.kind
+    if isinstance(e, MissingMediaError):
+        return "missing media"
     return "unreadable media" if isinstance(e, MediaError) else "invalid record"
 
 

@@ -1,7 +1,7 @@
 """What every benchmark loader shares: the load context, errors, parquet reading and media extraction.
 
 Design choices a user will notice:
-- Images embedded in parquet files are written once under ``<output>/media/<benchmark>/<sha256>.<ext>``
+- Images embedded in parquet files are written once under ``<output>/media/<benchmark>/<ab>/<sha256>.<ext>``
   (content-hash names, so re-running a conversion rewrites nothing and identical images are stored once);
   the records refer to them by paths relative to ``<output>``.
 - Media that live next to the benchmark (VideoGen-RewardBench videos, HPDv2 images, GenAI-Bench videos
@@ -13,13 +13,13 @@ Design choices a user will notice:
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from unireward.media import content_hash
+from unireward.media import MediaError
+from unireward.media_store import MediaStore
 
 
 class BenchDataError(ValueError):
@@ -59,7 +59,7 @@ class LoadContext:
     media_root: Path | None = None
     on_error: Callable[[BenchDataError], None] = _raise
     filtered: dict[str, int] = field(default_factory=dict)
-    _written: set[str] = field(default_factory=set)
+    _store: MediaStore | None = None
 
     def skip(self, reason: str) -> None:
         """Count a row left out on purpose by the benchmark's protocol (reported, never silent)."""
@@ -67,18 +67,12 @@ class LoadContext:
 
     def save_image(self, data: Any, where: str) -> str:
         """Write encoded image bytes under the media folder; return the path relative to `out_dir`."""
-        raw = image_bytes(data, where)
-        ext = _image_ext(raw, where)
-        rel = f"media/{self.bench}/{content_hash(raw)}.{ext}"
-        if rel not in self._written:
-            path = self.out_dir / rel
-            if not path.exists():
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_suffix(".tmp")
-                tmp.write_bytes(raw)
-                tmp.replace(path)
-            self._written.add(rel)
-        return rel
+        if self._store is None:
+            self._store = MediaStore(self.out_dir, f"media/{self.bench}")
+        try:
+            return self._store.image(image_bytes(data, where), where)["image"]
+        except MediaError as e:
+            raise BenchDataError(f"{where}: embedded bytes are not a readable image ({e})", where) from None
 
 
 def image_bytes(value: Any, where: str) -> bytes:
@@ -96,21 +90,6 @@ def _describe(value: Any) -> str:
     if isinstance(value, (bytes, bytearray)):
         return f"{len(value)} bytes"
     return f"{type(value).__name__} {str(value)[:60]!r}"
-
-
-_EXT = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp", "GIF": "gif", "BMP": "bmp", "TIFF": "tif"}
-
-
-def _image_ext(raw: bytes, where: str) -> str:
-    """Identify the image format from its header (no full decode); unreadable bytes are an error."""
-    from PIL import Image
-
-    try:
-        with Image.open(io.BytesIO(raw)) as img:
-            fmt = img.format or ""
-    except Exception as e:  # PIL raises UnidentifiedImageError, OSError ...
-        raise BenchDataError(f"{where}: embedded bytes are not a readable image ({e})", where) from None
-    return _EXT.get(fmt, fmt.lower() or "img")
 
 
 def require_pyarrow():

@@ -19,20 +19,17 @@ Design choices a user will notice:
 from __future__ import annotations
 
 import hashlib
-import io
 import json
-import os
 import re
-import shutil
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PIL import Image, UnidentifiedImageError
-
 from unireward.data.records import Record
-from unireward.media import MAX_DECODE_PIXELS, MediaError, content_hash
+
+# The media writer is shared with the benchmark loaders and the exports; re-exported for the adapters.
+from unireward.media_store import MediaStore
 
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif")
@@ -278,120 +275,3 @@ def frame_files(folder: Path) -> list[Path]:
     return frames
 
 
-def existing_file(path: Path, what: str) -> Path:
-    if not path.is_file():
-        raise RowError(f"{what}: file {path} not found", kind="missing media")
-    return path
-
-
-# ----------------------------------------------------------------------------------------------------------
-# media
-
-
-_MAGIC = ((b"\xff\xd8\xff", ".jpg"), (b"\x89PNG", ".png"), (b"GIF8", ".gif"), (b"BM", ".bmp"))
-_FORMAT_EXT = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "GIF": ".gif", "BMP": ".bmp", "TIFF": ".tif"}
-
-
-def _sniff(head: bytes) -> str | None:
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return ".webp"
-    return next((ext for magic, ext in _MAGIC if head.startswith(magic)), None)
-
-
-def check_image(data: bytes, name: str) -> str:
-    """Decode `data` fully (truncated or corrupt bytes fail here) and return its file extension."""
-    try:
-        img = Image.open(io.BytesIO(data))
-        w, h = img.size
-        if w * h > MAX_DECODE_PIXELS:
-            raise MediaError(f"{name}: image is {w}x{h} pixels, over the limit of {MAX_DECODE_PIXELS:,}")
-        img.load()
-    except MediaError:
-        raise
-    except UnidentifiedImageError:
-        raise MediaError(f"{name}: unreadable image (not a recognised image format)") from None
-    except Exception as e:  # OSError for truncated data, DecompressionBombError ...
-        raise MediaError(f"{name}: unreadable image ({e})") from None
-    return _FORMAT_EXT.get(img.format or "", f".{(img.format or 'img').lower()}")
-
-
-def check_video(path: Path, name: str) -> None:
-    """Open the container and check it has a video stream (no decoding: that happens at export)."""
-    import av
-
-    try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise MediaError(f"{name}: {path} has no video stream")
-    except MediaError:
-        raise
-    except Exception as e:
-        raise MediaError(f"{name}: unreadable video {path} ({e})") from None
-
-
-def write_atomic(target: Path, content: bytes | Path) -> None:
-    """Write bytes, or hard-link (else copy) a file, to `target` through a temporary name."""
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    if isinstance(content, Path):
-        try:
-            os.link(content, tmp)  # same filesystem: no copy at all
-        except OSError:
-            shutil.copyfile(content, tmp)
-    else:
-        tmp.write_bytes(content)
-    os.replace(tmp, target)
-
-
-class MediaStore:
-    """Writes media under ``<out>/<prefix>/`` with content-hash names; returns record media items.
-
-    Paths in the returned items are relative to `out` (the folder of records.jsonl). Conversions use the
-    prefix ``media/<source>``, exports ``media``.
-    """
-
-    def __init__(self, out: Path, prefix: str):
-        self.out, self.prefix = Path(out), prefix
-        self.written = 0  # new files, for the summary
-        self._dirs: set[Path] = set()  # shard folders already created
-
-    def _target(self, digest: str, ext: str) -> tuple[str, Path]:
-        rel = f"{self.prefix}/{digest[:2]}/{digest}{ext}"
-        return rel, self.out / rel
-
-    def image(self, data: bytes | Path, name: str) -> dict[str, str]:
-        """An image from embedded bytes or a file; decoded once to check it (skipped when already stored)."""
-        if isinstance(data, Path):
-            existing_file(data, name)
-            with open(data, "rb") as f:
-                head = f.read(16)
-            digest = content_hash(data)
-        else:
-            head, digest = data[:16], content_hash(data)
-        ext = _sniff(head)
-        if ext:
-            rel, path = self._target(digest, ext)
-            if path.exists():
-                return {"image": rel}
-        ext = check_image(data.read_bytes() if isinstance(data, Path) else data, name)
-        rel, path = self._target(digest, ext)
-        if not path.exists():
-            self._write(path, data)
-        return {"image": rel}
-
-    def video(self, path: Path, name: str) -> dict[str, str]:
-        existing_file(path, name)
-        rel, target = self._target(content_hash(path), path.suffix.lower() or ".mp4")
-        if not target.exists():
-            check_video(path, name)
-            self._write(target, path)
-        return {"video": rel}
-
-    def frames(self, paths: Iterable[Path], name: str) -> dict[str, list[str]]:
-        return {"frames": [self.image(p, f"{name} frame {i}")["image"] for i, p in enumerate(paths)]}
-
-    def _write(self, target: Path, content: bytes | Path) -> None:
-        if target.parent not in self._dirs:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            self._dirs.add(target.parent)
-        write_atomic(target, content)
-        self.written += 1
