@@ -105,6 +105,14 @@ def _qwen_ids(tok) -> dict:
                 vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"])
 
 
+def _qwen_processor(cls, s: dict, tok):
+    from transformers import Qwen2VLImageProcessor, Qwen2VLVideoProcessor
+
+    pixels = dict(min_pixels=s["min_pixels"], max_pixels=s["max_pixels"])
+    return cls(image_processor=Qwen2VLImageProcessor(**pixels), video_processor=Qwen2VLVideoProcessor(**pixels),
+               tokenizer=tok, chat_template=tok.chat_template)
+
+
 def _finish(model, proc, tok, path: Path, seed_note: str) -> Path:
     model.generation_config.eos_token_id = [tok.convert_tokens_to_ids("<|im_end|>"),
                                             tok.convert_tokens_to_ids("<|endoftext|>")]
@@ -124,8 +132,6 @@ def build_qwen2_5_vl(path: str | Path, size: str = "tiny", tokenizer=None, seed:
         Qwen2_5_VLConfig,
         Qwen2_5_VLForConditionalGeneration,
         Qwen2_5_VLProcessor,
-        Qwen2VLImageProcessor,
-        Qwen2VLVideoProcessor,
     )
 
     s, tok = SIZES[size], tokenizer or qwen_tokenizer()
@@ -138,12 +144,7 @@ def build_qwen2_5_vl(path: str | Path, size: str = "tiny", tokenizer=None, seed:
                            tokens_per_second=2),
         **_qwen_ids(tok))
     model = Qwen2_5_VLForConditionalGeneration(cfg)
-    proc = Qwen2_5_VLProcessor(image_processor=Qwen2VLImageProcessor(min_pixels=s["min_pixels"],
-                                                                     max_pixels=s["max_pixels"]),
-                               video_processor=Qwen2VLVideoProcessor(min_pixels=s["min_pixels"],
-                                                                     max_pixels=s["max_pixels"]),
-                               tokenizer=tok, chat_template=tok.chat_template)
-    return _finish(model, proc, tok, Path(path), f"Qwen2.5-VL ({size})")
+    return _finish(model, _qwen_processor(Qwen2_5_VLProcessor, s, tok), tok, Path(path), f"Qwen2.5-VL ({size})")
 
 
 def build_qwen2_vl(path: str | Path, size: str = "tiny", tokenizer=None, seed: int = 0) -> Path:
@@ -152,9 +153,7 @@ def build_qwen2_vl(path: str | Path, size: str = "tiny", tokenizer=None, seed: i
     from transformers import (
         Qwen2VLConfig,
         Qwen2VLForConditionalGeneration,
-        Qwen2VLImageProcessor,
         Qwen2VLProcessor,
-        Qwen2VLVideoProcessor,
     )
 
     s, tok = SIZES[size], tokenizer or qwen_tokenizer()
@@ -165,12 +164,7 @@ def build_qwen2_vl(path: str | Path, size: str = "tiny", tokenizer=None, seed: i
                            num_heads=s["v_heads"], patch_size=14, spatial_merge_size=2, temporal_patch_size=2),
         **_qwen_ids(tok))
     model = Qwen2VLForConditionalGeneration(cfg)
-    proc = Qwen2VLProcessor(image_processor=Qwen2VLImageProcessor(min_pixels=s["min_pixels"],
-                                                                  max_pixels=s["max_pixels"]),
-                            video_processor=Qwen2VLVideoProcessor(min_pixels=s["min_pixels"],
-                                                                  max_pixels=s["max_pixels"]),
-                            tokenizer=tok, chat_template=tok.chat_template)
-    return _finish(model, proc, tok, Path(path), f"Qwen2-VL ({size})")
+    return _finish(model, _qwen_processor(Qwen2VLProcessor, s, tok), tok, Path(path), f"Qwen2-VL ({size})")
 
 
 def build_llava_onevision(path: str | Path, size: str = "tiny", tokenizer=None, seed: int = 0) -> Path:

@@ -69,6 +69,11 @@ def alias(template: Template, family: str) -> Template:
     return replace(template, family=family)
 
 
+def choices_text(phrases: dict[str, str]) -> str:
+    """The allowed conclusions as the prompt lists them: 'Image 1 is better.', 'Image 2 is better.', ..."""
+    return ", ".join(f"'{p}.'" for p in phrases.values())
+
+
 def _num(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else str(x)
 

@@ -6,7 +6,7 @@ caption's elements as ``element (type): 0|1`` and ends with ``Final Score:`` on 
 """
 
 from unireward.tasks import Form, Task
-from unireward.templates.base import Template, alias
+from unireward.templates.base import Template, alias, choices_text
 
 
 T, PAIR, POINT = Task.IMAGE_GENERATION, Form.PAIR, Form.POINT
@@ -67,17 +67,13 @@ _LLAVA = {"A": "Image 1 is better than Image 2", "B": "Image 2 is better than Im
           "tie": "Both images are equally good"}
 
 
-def _choices(phrases: dict[str, str]) -> str:
-    return ", ".join(f"'{p}.'" for p in phrases.values())
-
-
 _V1_POINT = Template(T, POINT, "v1", _POINT_TEXT, "final_score", scale=(1, 5),
                      logprob_prefixes={"": "Final Score: "}, max_new_tokens=512)
 
 TEMPLATES = [
-    Template(T, PAIR, "v1", _PAIR_TEXT.format(choices=_choices(_QWEN)), "phrase", phrases=_QWEN,
+    Template(T, PAIR, "v1", _PAIR_TEXT.format(choices=choices_text(_QWEN)), "phrase", phrases=_QWEN,
              logprob_prefixes={"": ""}, max_new_tokens=512),
-    Template(T, PAIR, "v1-llava", _PAIR_TEXT.format(choices=_choices(_LLAVA)), "phrase", phrases=_LLAVA,
+    Template(T, PAIR, "v1-llava", _PAIR_TEXT.format(choices=choices_text(_LLAVA)), "phrase", phrases=_LLAVA,
              logprob_prefixes={"": ""}, max_new_tokens=512),
     Template(T, PAIR, "2.0", _PAIR_SCORE_TEXT, "pair_scores", dims=_DIMS, dim_scale=(0, 1),
              phrases={"A": "Image 1", "B": "Image 2"}, max_new_tokens=1024),

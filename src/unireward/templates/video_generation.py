@@ -7,7 +7,7 @@ Alignment, Physics and Style (pointwise, APS) or relative Alignment/Coherence/St
 """
 
 from unireward.tasks import Form, Task
-from unireward.templates.base import Template, alias
+from unireward.templates.base import Template, alias, choices_text
 
 
 T, PAIR, POINT = Task.VIDEO_GENERATION, Form.PAIR, Form.POINT
@@ -76,17 +76,13 @@ _LLAVA = {"A": "Video 1 is better than Video 2", "B": "Video 2 is better than Vi
           "tie": "Both videos are equally good"}
 
 
-def _choices(phrases: dict[str, str]) -> str:
-    return ", ".join(f"'{p}.'" for p in phrases.values())
-
-
 _V1_POINT = Template(T, POINT, "v1", _POINT_TEXT, "final_score", scale=(1, 10), dims=FEEDBACK_DIMS,
                      dim_scale=(1, 4), logprob_prefixes={"": "Final Score: "}, max_new_tokens=1024)
 
 TEMPLATES = [
-    Template(T, PAIR, "v1", _PAIR_TEXT.format(choices=_choices(_QWEN)), "phrase", phrases=_QWEN,
+    Template(T, PAIR, "v1", _PAIR_TEXT.format(choices=choices_text(_QWEN)), "phrase", phrases=_QWEN,
              logprob_prefixes={"": ""}, max_new_tokens=1024),
-    Template(T, PAIR, "v1-llava", _PAIR_TEXT.format(choices=_choices(_LLAVA)), "phrase", phrases=_LLAVA,
+    Template(T, PAIR, "v1-llava", _PAIR_TEXT.format(choices=choices_text(_LLAVA)), "phrase", phrases=_LLAVA,
              logprob_prefixes={"": ""}, max_new_tokens=1024),
     Template(T, PAIR, "2.0", _PAIR_SCORE_TEXT, "pair_scores", dims=_PAIR_DIMS, dim_scale=(0, 1),
              phrases={"A": "Video 1", "B": "Video 2"}, max_new_tokens=1024),
