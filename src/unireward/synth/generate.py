@@ -22,6 +22,7 @@ Design choices a user will notice:
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -30,7 +31,6 @@ import numpy as np
 from unireward.synth.grammar import (
     COUNTS,
     EVENTS,
-    REL_PHRASES,
     ChangeCaption,
     CountCaption,
     EventCaption,
@@ -82,6 +82,7 @@ JUMP = 0.15  # image widths a teleporting object skips
 DARK = 0.55  # brightness of a flickering frame
 TASK_SHORT = {Task.IMAGE_GENERATION: "ig", Task.IMAGE_UNDERSTANDING: "iu", Task.VIDEO_GENERATION: "vg",
               Task.VIDEO_UNDERSTANDING: "vu"}
+Rng = np.random.Generator
 COLOR_LIST, CELLS = list(COLORS), [(r, c) for r in range(3) for c in range(3)]
 
 
@@ -110,44 +111,44 @@ def split_of(key: str) -> str:
     return "test"
 
 
-def rng_for(seed: int, split: str, task: Task, form: Form, index: int) -> np.random.Generator:
+def rng_for(seed: int, split: str, task: Task, form: Form, index: int) -> Rng:
     tag = int.from_bytes(hashlib.sha256(f"{split}/{task.value}/{form.value}".encode()).digest()[:4], "big")
     return np.random.default_rng([seed, tag, index])
 
 
 # ----- small random helpers -----
 
-def _pick(rng: np.random.Generator, seq: list | tuple) -> Any:
+def _pick(rng: Rng, seq: list | tuple) -> Any:
     return seq[int(rng.integers(len(seq)))]
 
 
-def _subset(rng: np.random.Generator, seq: list, k: int) -> set:
+def _subset(rng: Rng, seq: list, k: int) -> set:
     return {seq[i] for i in rng.permutation(len(seq))[:k]}
 
 
-def _other(rng: np.random.Generator, seq: list | tuple, *avoid: Any) -> Any:
+def _other(rng: Rng, seq: list | tuple, *avoid: Any) -> Any:
     return _pick(rng, [x for x in seq if x not in avoid])
 
 
-def _size(rng: np.random.Generator, d: float) -> str:
+def _size(rng: Rng, d: float) -> str:
     return "small" if rng.random() < 0.25 + 0.5 * d else "large"
 
 
-def _n_wrong(rng: np.random.Generator, d: float, n_slots: int) -> int:
+def _n_wrong(rng: Rng, d: float, n_slots: int) -> int:
     """How many slots a wrong candidate corrupts: one at difficulty 1, up to all at difficulty 0."""
     return int(rng.integers(1, max(1, round(n_slots * (1 - d))) + 1))
 
 
-def _n_distractors(rng: np.random.Generator, d: float, most: int) -> int:
+def _n_distractors(rng: Rng, d: float, most: int) -> int:
     return int(rng.integers(0, round(most * d) + 1))
 
 
-def _place(rng: np.random.Generator, cell: tuple[int, int], shape: str, color: str, size: str) -> Obj:
+def _place(rng: Rng, cell: tuple[int, int], shape: str, color: str, size: str) -> Obj:
     cx, cy = cell_center(*cell)
     return Obj(shape, color, size, cx + rng.uniform(-JITTER, JITTER), cy + rng.uniform(-JITTER, JITTER))
 
 
-def _distractors(rng: np.random.Generator, n: int, free: list, colors: set, shapes: set, d: float) -> list[Obj]:
+def _distractors(rng: Rng, n: int, free: list, colors: set, shapes: set, d: float) -> list[Obj]:
     """Up to n objects in free cells whose colour is none of `colors` (so they never match a described
     object) and whose shape avoids `shapes` when possible."""
     cols = [c for c in COLOR_LIST if c not in colors] or COLOR_LIST
@@ -158,7 +159,7 @@ def _distractors(rng: np.random.Generator, n: int, free: list, colors: set, shap
 
 # ----- image generation -----
 
-def sample_image_caption(rng: np.random.Generator) -> ImageCaption:
+def sample_image_caption(rng: Rng) -> ImageCaption:
     u, color, shape = rng.random(), _pick(rng, COLOR_LIST), _pick(rng, SHAPES)
     if u < 0.5:
         size = _pick(rng, list(SIZES)) if rng.random() < 0.5 else None
@@ -181,8 +182,11 @@ def image_slots(cap: ImageCaption) -> list[str]:
     return ["a", "b", "relation"]
 
 
-def image_scene(cap: ImageCaption, rng: np.random.Generator, broken: set[str], d: float) -> Scene:
-    """A scene for the caption with the slots in `broken` made wrong (and distractors added)."""
+def image_scene(cap: ImageCaption, rng: Rng, broken: set[str], d: float) -> Scene:
+    """A scene for the caption with the slots in `broken` made wrong (and distractors added).
+
+    Each `_*_subject` returns the described objects, the cells distractors must avoid, and the colours
+    they must not take (so that a distractor never matches a described object)."""
     if isinstance(cap, ObjectCaption):
         objs, avoid, colors = _object_subject(cap, rng, broken, d)
     elif isinstance(cap, CountCaption):
@@ -195,7 +199,7 @@ def image_scene(cap: ImageCaption, rng: np.random.Generator, broken: set[str], d
     return Scene(tuple(objs))
 
 
-def _object_subject(cap: ObjectCaption, rng, broken: set[str], d: float):
+def _object_subject(cap: ObjectCaption, rng: Rng, broken: set[str], d: float) -> tuple[list[Obj], set, set]:
     size = cap.size or _size(rng, d)
     size = _other(rng, list(SIZES), size) if "size" in broken else size
     color = _other(rng, COLOR_LIST, cap.color) if "color" in broken else cap.color
@@ -205,7 +209,7 @@ def _object_subject(cap: ObjectCaption, rng, broken: set[str], d: float):
     return [_place(rng, cell, shape, color, size)], {cell, target}, {cap.color}
 
 
-def _count_subject(cap: CountCaption, rng, broken: set[str], d: float):
+def _count_subject(cap: CountCaption, rng: Rng, broken: set[str], d: float) -> tuple[list[Obj], set, set]:
     n = _other(rng, [1, 2, 3, 4, 5], cap.count) if "count" in broken else cap.count
     color = _other(rng, COLOR_LIST, cap.color) if "color" in broken else cap.color
     shape = _other(rng, SHAPES, cap.shape) if "shape" in broken else cap.shape
@@ -213,7 +217,7 @@ def _count_subject(cap: CountCaption, rng, broken: set[str], d: float):
     return [_place(rng, c, shape, color, _size(rng, d)) for c in cells], set(cells), {cap.color}
 
 
-def _relation_subject(cap: RelationCaption, rng, broken: set[str], d: float):
+def _relation_subject(cap: RelationCaption, rng: Rng, broken: set[str], d: float) -> tuple[list[Obj], set, set]:
     specs = []
     for slot, (color, shape) in (("a", cap.a), ("b", cap.b)):
         while slot in broken and (color, shape) in (cap.a, cap.b):
@@ -227,7 +231,7 @@ def _relation_subject(cap: RelationCaption, rng, broken: set[str], d: float):
     return objs, {ca, cb}, {cap.a[0], cap.b[0], specs[0][0], specs[1][0]}
 
 
-def _relation_cells(rng: np.random.Generator, relation: str) -> tuple:
+def _relation_cells(rng: Rng, relation: str) -> tuple:
     """Two cells whose centres stand in the relation; in one row or column 70% of the time."""
     def at(cell: tuple[int, int]) -> Obj:
         return Obj("square", "red", "small", *cell_center(*cell))
@@ -241,7 +245,7 @@ def _ig_score(cap: ImageCaption, scene: Scene) -> float:
     return image_generation_score(image_elements(cap, scene))
 
 
-def ig_pair(rng: np.random.Generator, cap: ImageCaption, d: float, tie_rate: float) -> Sample:
+def ig_pair(rng: Rng, cap: ImageCaption, d: float, tie_rate: float) -> Sample:
     slots = image_slots(cap)
     tie = rng.random() < tie_rate
     for _ in range(100):
@@ -253,7 +257,7 @@ def ig_pair(rng: np.random.Generator, cap: ImageCaption, d: float, tie_rate: flo
     return _pair_sample(rng, Task.IMAGE_GENERATION, cap.text(), a, b, fa, fb, {"broken": [sorted(sa), sorted(sb)]})
 
 
-def _pair_slots(rng: np.random.Generator, slots: list[str], d: float, tie: bool) -> tuple[set, set]:
+def _pair_slots(rng: Rng, slots: list[str], d: float, tie: bool) -> tuple[set, set]:
     """Slots to corrupt in the better and the worse candidate."""
     if tie:
         k = 0 if rng.random() < 0.5 else _n_wrong(rng, d, len(slots))
@@ -265,7 +269,7 @@ def _pair_slots(rng: np.random.Generator, slots: list[str], d: float, tie: bool)
     return better, better | _subset(rng, rest, k)
 
 
-def _pair_sample(rng, task: Task, prompt: str, better: Any, worse: Any, s_better: float, s_worse: float,
+def _pair_sample(rng: Rng, task: Task, prompt: str, better: Any, worse: Any, s_better: float, s_worse: float,
                  meta: dict, media: list | None = None) -> Sample:
     """A pair with the better candidate put first or second at random; the label is the exact winner."""
     cands, scores = [better, worse], [s_better, s_worse]
@@ -276,7 +280,7 @@ def _pair_sample(rng, task: Task, prompt: str, better: Any, worse: Any, s_better
                   meta=meta | {"scores": scores})
 
 
-def ig_point(rng: np.random.Generator, cap: ImageCaption, d: float) -> Sample:
+def ig_point(rng: Rng, cap: ImageCaption, d: float) -> Sample:
     slots = image_slots(cap)
     broken = _subset(rng, slots, int(rng.integers(0, len(slots) + 1)))
     scene = image_scene(cap, rng, broken, d)
@@ -287,7 +291,7 @@ def ig_point(rng: np.random.Generator, cap: ImageCaption, d: float) -> Sample:
 
 # ----- video clips -----
 
-def sample_video_caption(rng: np.random.Generator, with_speed: float = 0.7) -> VideoCaption:
+def sample_video_caption(rng: Rng, with_speed: float = 0.7) -> VideoCaption:
     u, color, shape = rng.random(), _pick(rng, COLOR_LIST), _pick(rng, SHAPES)
     if u < 0.6:
         speed = _pick(rng, list(SPEEDS)) if rng.random() < with_speed else None
@@ -303,7 +307,7 @@ def video_slots(cap: VideoCaption) -> list[str]:
     return ["color", "shape", "change" if isinstance(cap, ChangeCaption) else "event", "flicker"]
 
 
-def video_clip(cap: VideoCaption, rng: np.random.Generator, broken: set[str], d: float, n: int = 8) -> Clip:
+def video_clip(cap: VideoCaption, rng: Rng, broken: set[str], d: float, n: int = 8) -> Clip:
     """A clip of the caption's actor with the slots in `broken` made wrong, plus static distractors."""
     color = _other(rng, COLOR_LIST, cap.color) if "color" in broken else cap.color
     shape = _other(rng, SHAPES, cap.shape) if "shape" in broken else cap.shape
@@ -322,7 +326,8 @@ def video_clip(cap: VideoCaption, rng: np.random.Generator, broken: set[str], d:
     return Clip(tracks, _brightness(rng, n, "flicker" in broken))
 
 
-def _motion_states(rng, cap: MotionCaption, broken: set[str], color, shape, size, n: int) -> list[Obj]:
+def _motion_states(rng: Rng, cap: MotionCaption, broken: set[str], color: str, shape: str, size: str,
+                   n: int) -> list[Obj]:
     direction, speed = cap.direction, cap.speed or _pick(rng, list(SPEEDS))
     if "speed" in broken:
         speed = _other(rng, list(SPEEDS), speed)
@@ -345,11 +350,12 @@ def _motion_states(rng, cap: MotionCaption, broken: set[str], color, shape, size
     return [Obj(shape, color, size, a, lane) if dx else Obj(shape, color, size, lane, a) for a in along]
 
 
-def _static(rng, shape, color, size) -> Obj:
+def _static(rng: Rng, shape: str, color: str, size: str) -> Obj:
     return _place(rng, _pick(rng, CELLS), shape, color, size)
 
 
-def _change_states(rng, cap: ChangeCaption, broken: set[str], color, shape, size, n: int) -> list[Obj | None]:
+def _change_states(rng: Rng, cap: ChangeCaption, broken: set[str], color: str, shape: str, size: str,
+                   n: int) -> list[Obj | None]:
     new = cap.new_color if cap.new_color != color else _other(rng, COLOR_LIST, color)
     if "change" in broken:
         new = color if rng.random() < 0.5 else _other(rng, COLOR_LIST, color, cap.new_color)
@@ -357,7 +363,8 @@ def _change_states(rng, cap: ChangeCaption, broken: set[str], color, shape, size
     return [o if t < k else replace(o, color=new) for t in range(n)]
 
 
-def _event_states(rng, cap: EventCaption, broken: set[str], color, shape, size, n: int) -> list[Obj | None]:
+def _event_states(rng: Rng, cap: EventCaption, broken: set[str], color: str, shape: str, size: str,
+                  n: int) -> list[Obj | None]:
     event = cap.event
     if "event" in broken:
         event = _other(rng, EVENTS, event) if rng.random() < 0.5 else None  # None: there all along
@@ -377,7 +384,7 @@ def _collides(cell: tuple[int, int], states: list[Obj | None], gap: float = 0.06
                for s in states if s is not None)
 
 
-def _brightness(rng: np.random.Generator, n: int, flicker: bool) -> tuple[float, ...]:
+def _brightness(rng: Rng, n: int, flicker: bool) -> tuple[float, ...]:
     if not flicker:
         return (1.0,) * n
     dark = sorted(int(i) for i in rng.permutation(n)[: int(rng.integers(2, n - 1))])
@@ -388,7 +395,7 @@ def _vg_score(cap: VideoCaption, clip: Clip) -> float:
     return video_score(cap, clip_facts(clip)).score
 
 
-def vg_pair(rng: np.random.Generator, cap: VideoCaption, d: float, tie_rate: float, n: int) -> Sample:
+def vg_pair(rng: Rng, cap: VideoCaption, d: float, tie_rate: float, n: int) -> Sample:
     slots = video_slots(cap)
     tie = rng.random() < tie_rate
     for _ in range(100):
@@ -400,7 +407,7 @@ def vg_pair(rng: np.random.Generator, cap: VideoCaption, d: float, tie_rate: flo
     return _pair_sample(rng, Task.VIDEO_GENERATION, cap.text(), a, b, fa, fb, {"broken": [sorted(sa), sorted(sb)]})
 
 
-def vg_point(rng: np.random.Generator, cap: VideoCaption, d: float, n: int) -> Sample:
+def vg_point(rng: Rng, cap: VideoCaption, d: float, n: int) -> Sample:
     slots = video_slots(cap)
     broken = _subset(rng, slots, int(rng.integers(0, len(slots) + 1)))
     clip = video_clip(cap, rng, broken, d, n)
@@ -429,14 +436,14 @@ def graded_answers(kind: str, truth: str) -> dict[str, float]:
     return out
 
 
-def _wrong_answer(rng: np.random.Generator, graded: dict[str, float], d: float) -> str:
+def _wrong_answer(rng: Rng, graded: dict[str, float], d: float) -> str:
     wrong = {a: g for a, g in graded.items() if g < 1.0}
     top = max(wrong.values())
     pool = [a for a, g in wrong.items() if g == top] if rng.random() < d else list(wrong)
     return _pick(rng, pool)
 
 
-def understanding_sample(rng, task: Task, form: Form, q: Question, truth: str, media: Any, d: float,
+def understanding_sample(rng: Rng, task: Task, form: Form, q: Question, truth: str, media: Any, d: float,
                          key: str) -> Sample:
     graded = graded_answers(q.kind, truth)
     modality = task.modality
@@ -454,7 +461,7 @@ def understanding_sample(rng, task: Task, form: Form, q: Question, truth: str, m
     return Sample(task, form, q.text(), [answer], label, [media], key, meta)
 
 
-def sample_iu_scene(rng: np.random.Generator, d: float) -> Scene:
+def sample_iu_scene(rng: Rng, d: float) -> Scene:
     n = int(rng.integers(1, 3 + round(3 * d)))
     objs: list[Obj] = []
     for cell in [CELLS[i] for i in rng.permutation(9)[:n]]:
@@ -482,7 +489,7 @@ def unique_refs(o: Obj, objs: tuple[Obj, ...], without: str | None = None) -> li
     return out
 
 
-def sample_image_question(rng: np.random.Generator, scene: Scene) -> Question | None:
+def sample_image_question(rng: Rng, scene: Scene) -> Question | None:
     objs = scene.objects
     kind = _pick(rng, ("color", "shape", "size", "where", "count", "what_at", "relation", "exists"))
     o = _pick(rng, objs)
@@ -501,7 +508,7 @@ def sample_image_question(rng: np.random.Generator, scene: Scene) -> Question | 
     return _relation_question(rng, o, objs)
 
 
-def _relation_question(rng, o: Obj, objs: tuple[Obj, ...]) -> Question | None:
+def _relation_question(rng: Rng, o: Obj, objs: tuple[Obj, ...]) -> Question | None:
     others = [p for p in objs if p is not o]
     if not others:
         return None
@@ -514,7 +521,7 @@ def _relation_question(rng, o: Obj, objs: tuple[Obj, ...]) -> Question | None:
     return Question("relation", _pick(rng, ra), _pick(rng, rb), relation=rel)
 
 
-def iu_sample(rng: np.random.Generator, form: Form, split: str, d: float) -> Sample:
+def iu_sample(rng: Rng, form: Form, split: str, d: float) -> Sample:
     while True:
         scene = sample_iu_scene(rng, d)
         if split_of(scene.key()) != split:
@@ -534,7 +541,7 @@ def _vu_questions(cap: VideoCaption) -> tuple[str, ...]:
     return ("happens", "turn_color", "moves_dir", "speed")
 
 
-def sample_video_question(rng: np.random.Generator, cap: VideoCaption) -> Question:
+def sample_video_question(rng: Rng, cap: VideoCaption) -> Question:
     kind = _pick(rng, _vu_questions(cap))
     ref = _pick(rng, [Ref(cap.color, cap.shape), Ref(shape=cap.shape), Ref(color=cap.color)])
     if kind == "moves_dir":
@@ -542,7 +549,7 @@ def sample_video_question(rng: np.random.Generator, cap: VideoCaption) -> Questi
     return Question(kind, None if kind in ("moving_color", "moving_shape") else ref)
 
 
-def vu_sample(rng: np.random.Generator, form: Form, split: str, d: float, n: int) -> Sample:
+def vu_sample(rng: Rng, form: Form, split: str, d: float, n: int) -> Sample:
     while True:
         cap = sample_video_caption(rng, with_speed=1.0)
         if split_of(cap.text()) == split:
@@ -583,11 +590,9 @@ def make_sample(task: Task, form: Form, split: str, index: int, seed: int = 0, d
     return s
 
 
-def _caption_in_split(rng: np.random.Generator, split: str, sample):
+def _caption_in_split(rng: Rng, split: str, sample: Callable[[Rng], Any]) -> Any:
     while True:
         cap = sample(rng)
         if split_of(cap.text()) == split:
             return cap
 
-
-__all__ = ["REL_PHRASES", "Sample", "make_sample", "split_of"]
