@@ -52,6 +52,15 @@ def test_relation_needs_both_objects_in_that_relation():
     assert image_elements(cap, stacked)["left of (relation)"] == 0
 
 
+def test_relation_between_two_look_alikes_needs_two_objects():
+    cap = RelationCaption(("red", "circle"), "above", ("red", "circle"))
+    assert len(cap.elements()) == 3
+    one = Scene((obj("circle", "red", (0, 0)),))
+    two = Scene((obj("circle", "red", (0, 0)), obj("circle", "red", (2, 0))))
+    assert list(image_elements(cap, one).values()) == [1, 0, 0]
+    assert list(image_elements(cap, two).values()) == [1, 1, 1]
+
+
 def test_equally_wrong_images_tie():
     cap = ObjectCaption("red", "circle")
     a = Scene((obj("circle", "blue", (0, 0)),))

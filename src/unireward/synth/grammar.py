@@ -91,7 +91,9 @@ class RelationCaption:
         return f"a {self.a[0]} {self.a[1]} {REL_PHRASES[self.relation]} a {self.b[0]} {self.b[1]}"
 
     def elements(self) -> list[str]:
-        return [f"{' '.join(self.a)} (object)", f"{' '.join(self.b)} (object)", f"{self.relation} (relation)"]
+        # keys stay distinct for "a red circle above a red circle"
+        second = "other object" if self.a == self.b else "object"
+        return [f"{' '.join(self.a)} (object)", f"{' '.join(self.b)} ({second})", f"{self.relation} (relation)"]
 
 
 @dataclass(frozen=True)

@@ -75,7 +75,8 @@ def image_elements(caption: ImageCaption, scene: Scene) -> dict[str, int]:
         a = [o for o in objs if (o.color, o.shape) == caption.a]
         b = [o for o in objs if (o.color, o.shape) == caption.b]
         rel = any(holds(caption.relation, x, y) for x in a for y in b if x is not y)
-        return dict(zip(keys, (int(bool(a)), int(bool(b)), int(rel))))
+        enough_b = len(b) >= (2 if caption.a == caption.b else 1)  # "a red circle above a red circle" needs two
+        return dict(zip(keys, (int(bool(a)), int(enough_b), int(rel))))
     raise TypeError(f"not an image caption: {caption!r}")
 
 
