@@ -12,7 +12,7 @@ from PIL import Image
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-ARCHS = ("qwen2_5_vl", "qwen2_vl", "llava_onevision")
+ARCHS = ("qwen2_5_vl", "qwen2_vl", "qwen3_vl", "llava_onevision")
 
 
 @pytest.fixture(scope="session")

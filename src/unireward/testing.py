@@ -207,7 +207,35 @@ def build_llava_onevision(path: str | Path, size: str = "tiny", tokenizer=None, 
     return _finish(model, proc, tok, Path(path), f"LLaVA-OneVision ({size})")
 
 
-BUILDERS = {"qwen2_5_vl": build_qwen2_5_vl, "qwen2_vl": build_qwen2_vl, "llava_onevision": build_llava_onevision}
+def build_qwen3_vl(path: str | Path, size: str = "tiny", tokenizer=None, seed: int = 0) -> Path:
+    """A random Qwen3-VL (`Qwen3VLForConditionalGeneration`, DeepStack vision) saved with its processor."""
+    import torch
+    from transformers import (Qwen2VLImageProcessor, Qwen3VLConfig, Qwen3VLForConditionalGeneration,
+                              Qwen3VLProcessor, Qwen3VLVideoProcessor)
+    from trl.chat_template_utils import qwen3_vl_chat_template
+
+    s, tok = SIZES[size], tokenizer or qwen_tokenizer(chat_template=qwen3_vl_chat_template)
+    tok.chat_template = qwen3_vl_chat_template
+    text = _text_config(tok, s)
+    head_dim = s["hidden"] // s["heads"]
+    text.update(head_dim=head_dim, rope_parameters={"rope_type": "default", "rope_theta": 5e6,
+                                                    "mrope_section": _mrope_section(head_dim), "mrope_interleaved": True})
+    torch.manual_seed(seed)
+    cfg = Qwen3VLConfig(
+        text_config=text,
+        vision_config=dict(depth=s["v_depth"], hidden_size=s["v_hidden"], intermediate_size=2 * s["v_hidden"],
+                           num_heads=s["v_heads"], patch_size=16, spatial_merge_size=2, temporal_patch_size=2,
+                           out_hidden_size=s["hidden"], num_position_embeddings=64, deepstack_visual_indexes=[0]),
+        **_qwen_ids(tok))
+    model = Qwen3VLForConditionalGeneration(cfg)
+    pixels = dict(min_pixels=64 * 64, max_pixels=128 * 128)  # Qwen3-VL patches are 16 px, merged 2x2: 32 px cells
+    proc = Qwen3VLProcessor(image_processor=Qwen2VLImageProcessor(patch_size=16, **pixels),
+                            video_processor=Qwen3VLVideoProcessor(patch_size=16, **pixels),
+                            tokenizer=tok, chat_template=qwen3_vl_chat_template)
+    return _finish(model, proc, tok, Path(path), f"Qwen3-VL ({size})")
+
+
+BUILDERS = {"qwen2_5_vl": build_qwen2_5_vl, "qwen3_vl": build_qwen3_vl, "qwen2_vl": build_qwen2_vl, "llava_onevision": build_llava_onevision}
 
 
 def build_tiny(arch: str, path: str | Path, size: str = "tiny", **kwargs) -> Path:

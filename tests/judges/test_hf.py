@@ -27,7 +27,7 @@ def judge(path: str, **kw) -> HFJudge:
 @pytest.mark.parametrize("arch", ARCHS)
 @pytest.mark.parametrize("task,form", TASK_FORMS)
 def test_logprob_every_task_and_form(tiny_models, arch, task, form):
-    j = judge(tiny_models[arch], mode="logprob", num_frames=4)
+    j = judge(tiny_models[arch], mode="logprob", num_frames=4, family="v1")  # qwen3_vl defaults to 2.0
     x = item(task, form)
     if form == "pair":
         v = j.compare_batch([x])[0]
@@ -49,7 +49,7 @@ def test_logprob_every_task_and_form(tiny_models, arch, task, form):
 @pytest.mark.parametrize("arch", ARCHS)
 @pytest.mark.parametrize("task,form", TASK_FORMS)
 def test_generate_every_task_and_form(tiny_models, arch, task, form):
-    j = judge(tiny_models[arch], mode="generate", max_new_tokens=3, num_frames=4)
+    j = judge(tiny_models[arch], mode="generate", max_new_tokens=3, num_frames=4, family="v1")
     x = item(task, form)
     r = (j.compare_batch if form == "pair" else j.score_batch)([x])[0]
     assert r.text  # the random model's free text came back decoded ...

@@ -44,6 +44,7 @@ def test_local_folder_with_family_metadata(tiny_models, tmp_path):
     (folder / "unireward.json").write_text(json.dumps({"family": "2.0"}))
     assert ur.load_judge(str(folder)).family == "2.0"
     assert ur.load_judge(tiny_models["llava_onevision"]).family == "v1-llava"  # the architecture's default
+    assert ur.load_judge(tiny_models["qwen3_vl"]).family == "2.0"
     with pytest.raises(ValueError, match="unknown mode 'fast'; valid modes: generate, logprob"):
         ur.load_judge(str(folder), mode="fast")
 
