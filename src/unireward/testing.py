@@ -210,8 +210,13 @@ def build_llava_onevision(path: str | Path, size: str = "tiny", tokenizer=None, 
 def build_qwen3_vl(path: str | Path, size: str = "tiny", tokenizer=None, seed: int = 0) -> Path:
     """A random Qwen3-VL (`Qwen3VLForConditionalGeneration`, DeepStack vision) saved with its processor."""
     import torch
-    from transformers import (Qwen2VLImageProcessor, Qwen3VLConfig, Qwen3VLForConditionalGeneration,
-                              Qwen3VLProcessor, Qwen3VLVideoProcessor)
+    from transformers import (
+        Qwen2VLImageProcessor,
+        Qwen3VLConfig,
+        Qwen3VLForConditionalGeneration,
+        Qwen3VLProcessor,
+        Qwen3VLVideoProcessor,
+    )
     from trl.chat_template_utils import qwen3_vl_chat_template
 
     s, tok = SIZES[size], tokenizer or qwen_tokenizer(chat_template=qwen3_vl_chat_template)
