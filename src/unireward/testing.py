@@ -223,8 +223,9 @@ def build_qwen3_vl(path: str | Path, size: str = "tiny", tokenizer=None, seed: i
     tok.chat_template = qwen3_vl_chat_template
     text = _text_config(tok, s)
     head_dim = s["hidden"] // s["heads"]
-    text.update(head_dim=head_dim, rope_parameters={"rope_type": "default", "rope_theta": 5e6,
-                                                    "mrope_section": _mrope_section(head_dim), "mrope_interleaved": True})
+    rope = {"rope_type": "default", "rope_theta": 5e6, "mrope_section": _mrope_section(head_dim),
+            "mrope_interleaved": True}
+    text.update(head_dim=head_dim, rope_parameters=rope)
     torch.manual_seed(seed)
     cfg = Qwen3VLConfig(
         text_config=text,
@@ -240,7 +241,8 @@ def build_qwen3_vl(path: str | Path, size: str = "tiny", tokenizer=None, seed: i
     return _finish(model, proc, tok, Path(path), f"Qwen3-VL ({size})")
 
 
-BUILDERS = {"qwen2_5_vl": build_qwen2_5_vl, "qwen3_vl": build_qwen3_vl, "qwen2_vl": build_qwen2_vl, "llava_onevision": build_llava_onevision}
+BUILDERS = {"qwen2_5_vl": build_qwen2_5_vl, "qwen3_vl": build_qwen3_vl, "qwen2_vl": build_qwen2_vl,
+            "llava_onevision": build_llava_onevision}
 
 
 def build_tiny(arch: str, path: str | Path, size: str = "tiny", **kwargs) -> Path:
