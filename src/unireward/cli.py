@@ -12,6 +12,7 @@ from unireward.bench.cli import app as bench_app
 from unireward.data.cli import app as data_app
 from unireward.judges.cli import app as judge_app
 from unireward.judges.cli import models
+from unireward.synth.cli import app as synth_app
 
 
 app = typer.Typer(help="UnifiedReward: one VLM judge for multimodal generation and understanding.",
@@ -19,6 +20,7 @@ app = typer.Typer(help="UnifiedReward: one VLM judge for multimodal generation a
 app.add_typer(judge_app, name="judge", help="Judge pairs and single candidates with a VLM judge.")
 app.add_typer(data_app, name="data", help="Convert public preference sources, mix them, export training data.")
 app.add_typer(bench_app, name="bench", help="Run judges on reward benchmarks and score predictions.")
+app.add_typer(synth_app, name="synth", help="The synthetic four-task world with exact labels.")
 app.command("models")(models)
 
 
