@@ -1,0 +1,45 @@
+"""`unireward train judge`: fine-tune a VLM judge on a ``trl`` export (see docs/train.md).
+
+Prints the training summary as JSON on stdout. Heavy imports happen inside the command.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+
+app = typer.Typer(no_args_is_help=True)
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` strings as config fields; values are read as YAML (numbers, true/false, lists)."""
+    import yaml
+
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--set")
+        out[key.strip()] = yaml.safe_load(value)
+    return out
+
+
+@app.command()
+def judge(
+    data: Annotated[Path, typer.Option(help="A `unireward data build --format trl` folder (train.jsonl, media/).")],
+    model: Annotated[str, typer.Option(help="Backbone: hub id or folder (Qwen2/2.5/3-VL, LLaVA-OneVision).")],
+    output: Annotated[Path, typer.Option(help="Folder for checkpoints and the trained judge.")],
+    config: Annotated[Optional[Path], typer.Option(help="YAML/JSON file of JudgeSFTConfig fields.")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue from the last checkpoint in --output.")] = False,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override a field: --set max_steps=100.")] = None,
+) -> None:
+    """Fine-tune a VLM judge (TRL SFT, answer-only loss); the output folder loads with unireward.load_judge."""
+    from unireward.train import load_config, train_judge
+
+    cfg = load_config(config, parse_overrides(set_ or []), output_dir=str(output))
+    summary = train_judge(data, model, output, cfg, resume=resume)
+    typer.echo(json.dumps(summary, indent=2, default=str))
