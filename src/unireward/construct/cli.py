@@ -1,0 +1,83 @@
+"""`unireward construct`: build DPO preference pairs from a generator's samples with a judge."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+
+def _scale(value: str, task) -> tuple[float, float] | None:
+    """--point-scale: "auto" (1-10 for generation tasks, as the upstream sift asks), "native", or "LO,HI"."""
+    if value == "native":
+        return None
+    if value == "auto":
+        return (1, 10) if task.is_generation else None
+    try:
+        lo, hi = (float(x) for x in value.split(","))
+    except ValueError:
+        raise ValueError(f"--point-scale must be auto, native or LO,HI (e.g. 1,10), got {value!r}") from None
+    return (lo, hi)
+
+
+def construct(
+    task: Annotated[str, typer.Option(help="image_generation, image_understanding, video_generation, "
+                                           "video_understanding")],
+    prompts: Annotated[Path, typer.Option(help="Prompts: JSONL (prompt/caption/question, id, image/video) "
+                                               "or a text file, one prompt per line.")],
+    generator: Annotated[str, typer.Option(help="diffusers:ID, vlm:PATH, t2v:PATH or jsonl:FILE, with options "
+                                                "as ?key=value&... (e.g. diffusers:stabilityai/sdxl-turbo?steps=1).")],
+    judge: Annotated[str, typer.Option(help="Judge: preset name, hub id, local folder or openai://HOST:PORT/MODEL.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output folder (pairs.jsonl, media, store).")],
+    n: Annotated[int, typer.Option("--n", help="Candidates per prompt.")] = 10,
+    strategy: Annotated[str, typer.Option(help="pair-point (the paper's), point-only, pair-only or random.")]
+    = "pair-point",
+    resume: Annotated[bool, typer.Option(help="Continue a killed job: skip prompts already decided.")] = False,
+    seed: Annotated[int, typer.Option(help="Run seed (per-prompt seeds derive from it).")] = 0,
+    on_tie: Annotated[str, typer.Option(help="A tied pair: swap (judge again in swapped order) or drop.")] = "swap",
+    on_unparseable: Annotated[str, typer.Option(help="An unparseable verdict: swap or drop.")] = "swap",
+    mode: Annotated[str, typer.Option(help="Judge decoding: generate (as upstream) or logprob.")] = "generate",
+    family: Annotated[Optional[str], typer.Option(help="Prompt family (default: the judge's).")] = None,
+    point_scale: Annotated[str, typer.Option(help="Pointwise scale: auto (1-10 for generation, as upstream), "
+                                                  "native, or LO,HI.")] = "auto",
+    batch_size: Annotated[int, typer.Option(help="Judge batch size.")] = 8,
+    prompts_per_batch: Annotated[int, typer.Option(help="Prompts whose judgments are batched together.")] = 4,
+    max_new_tokens: Optional[int] = None,
+    device: Annotated[Optional[str], typer.Option(help="Device for the judge and the generator.")] = None,
+    dtype: Annotated[str, typer.Option(help="Judge dtype.")] = "auto",
+    limit: Annotated[Optional[int], typer.Option(help="Only the first N prompts.")] = None,
+    engine: Annotated[str, typer.Option(help="local, or ray (Ray Data with actor pools).")] = "local",
+    ray_judge_actors: int = 1,
+    ray_generator_actors: int = 1,
+    ray_address: Annotated[Optional[str], typer.Option(help="An existing Ray cluster.")] = None,
+) -> None:
+    """Sample N candidates per prompt, rank them in pairs, sift by score, and write DPO preference pairs."""
+    import unireward as ur
+    from unireward.construct.run import construct as run_construct
+
+    t = ur.Task.parse(task)
+    from unireward.construct.judging import set_point_scale
+
+    scale = _scale(point_scale, t)
+    kw: dict = dict(mode=mode, batch_size=batch_size, max_new_tokens=max_new_tokens)
+    if family:
+        kw["family"] = family
+    if not judge.startswith("openai"):
+        kw.update(device=device, dtype=dtype)
+    gen_options = {"device": device}
+    common = dict(n=n, strategy=strategy, resume=resume, seed=seed, on_tie=on_tie, on_unparseable=on_unparseable,
+                  prompts_per_batch=prompts_per_batch, limit=limit, generator_options=gen_options)
+    if engine == "ray":
+        ray_options = {"judge_kwargs": kw, "point_scale": scale, "judge_actors": ray_judge_actors,
+                       "generator_actors": ray_generator_actors, "address": ray_address}
+        summary = run_construct(t, prompts, generator, judge, output, engine="ray", ray_options=ray_options,
+                                **common)
+    else:
+        the_judge = ur.load_judge(judge, **kw)
+        set_point_scale(the_judge, t, scale)
+        summary = run_construct(t, prompts, generator, the_judge, output, **common)
+    typer.echo(json.dumps(summary, indent=2))
+    if summary["failed"]:
+        typer.echo(f"{summary['failed']} prompt(s) failed: see {output / 'failures.jsonl'}", err=True)
