@@ -9,10 +9,12 @@ from __future__ import annotations
 import typer
 
 from unireward.bench.cli import app as bench_app
+from unireward.construct.cli import construct
 from unireward.data.cli import app as data_app
 from unireward.judges.cli import app as judge_app
 from unireward.judges.cli import models
 from unireward.synth.cli import app as synth_app
+from unireward.train.cli import app as train_app
 
 
 app = typer.Typer(help="UnifiedReward: one VLM judge for multimodal generation and understanding.",
@@ -21,6 +23,8 @@ app.add_typer(judge_app, name="judge", help="Judge pairs and single candidates w
 app.add_typer(data_app, name="data", help="Convert public preference sources, mix them, export training data.")
 app.add_typer(bench_app, name="bench", help="Run judges on reward benchmarks and score predictions.")
 app.add_typer(synth_app, name="synth", help="The synthetic four-task world with exact labels.")
+app.add_typer(train_app, name="train", help="Train a judge on exported conversations (TRL).")
+app.command("construct", help="Build DPO preference pairs from a generator's samples with a judge.")(construct)
 app.command("models")(models)
 
 
