@@ -148,6 +148,8 @@ def run_ray(job: Any, judge: Any, todo: list[PromptItem], per_batch: int, progre
 
     if not isinstance(judge, str) or not isinstance(generator, str):
         raise ValueError("the ray engine needs the judge and the generator as SPEC strings (actors load them)")
+    if not todo:
+        return  # nothing to do: no cluster, no actors
     if not ray.is_initialized():
         ray.init(address=options.get("address"), include_dashboard=False, ignore_reinit_error=True)
     rows = [_start_row(job, it) for it in todo]
@@ -179,14 +181,16 @@ def _pipeline(job: Any, rows: list[dict[str, Any]], judge: str, generator: str, 
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False
     ds = ray.data.from_items(rows)
-    ds = ds.map_batches(_GenerateStage, batch_size=1, concurrency=options.get("generator_actors", 1),
+    ds = ds.map_batches(_GenerateStage, batch_size=1,
+                        compute=ray.data.ActorPoolStrategy(size=options.get("generator_actors", 1)),
                         num_gpus=_gpus(options, "generator_gpus"),
                         fn_constructor_kwargs=dict(spec=generator, task=job.task.value, options=gen_options,
                                                    n=job.n, seed=job.seed,
                                                    media_root=str((job.out / "media").resolve())))
     config = {"strategy": job.config.strategy, "on_tie": job.config.on_tie,
               "on_unparseable": job.config.on_unparseable}
-    return ds.map_batches(_JudgeStage, batch_size=max(1, per_batch), concurrency=options.get("judge_actors", 1),
+    return ds.map_batches(_JudgeStage, batch_size=max(1, per_batch),
+                          compute=ray.data.ActorPoolStrategy(size=options.get("judge_actors", 1)),
                           num_gpus=_gpus(options, "judge_gpus"),
                           fn_constructor_kwargs=dict(judge_spec=judge, judge_kwargs=options.get("judge_kwargs", {}),
                                                      point_scale=options.get("point_scale"),

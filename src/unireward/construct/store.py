@@ -78,7 +78,9 @@ class Store:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.root = self.path.parent.resolve()
-        self.db = sqlite3.connect(self.path, timeout=60)
+        # check_same_thread=False: a Ray actor opens the store in its constructor and reads it from a worker
+        # thread; each Store is still used by one thread at a time.
+        self.db = sqlite3.connect(self.path, timeout=60, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")  # with WAL: durable across process kills
         self.db.executescript(SCHEMA)
