@@ -12,6 +12,7 @@ from unireward.construct.generators import (
     ExistingCandidates,
     GeneratorError,
     VLMSampler,
+    generator_identity,
     load_generator,
     parse_spec,
 )
@@ -67,6 +68,9 @@ def test_diffusion_sampler_seeds_and_files(tmp_path, sd_dir):
     assert [c.hash for c in again] == [c.hash for c in cands]
     assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["0.png", "1.png", "2.png", "3.png"]
     assert gen.identity() != load_generator(f"diffusers:{sd_dir}?steps=3", "image_generation").identity()
+    # the Ray driver names the generator without loading it: the same identity, so the same cached candidates
+    spec = f"diffusers:{sd_dir}?steps=2&height=32&width=32&batch_size=3"
+    assert generator_identity(spec, "image_generation", device="cpu") == gen.identity()
 
 
 def test_turbo_defaults():

@@ -65,8 +65,7 @@ class Generator(ABC):
         self.options = options
 
     def identity(self) -> str:
-        opts = {k: v for k, v in sorted(self.options.items()) if k not in ("device", "dtype", "batch_size")}
-        return f"{self.kind}:{self.target}?{json.dumps(opts, sort_keys=True)}"
+        return _identity(self.kind, self.target, self.options)
 
     @property
     def name(self) -> str:
@@ -82,6 +81,12 @@ class Generator(ABC):
 
 
 # ---------------------------------------------------------------------- helpers
+def _identity(kind: str, target: str, options: dict[str, Any]) -> str:
+    """Everything that changes the samples (the VLM sampler seeds each call, so batch_size counts too)."""
+    opts = {k: v for k, v in sorted(options.items()) if k != "device"}
+    return f"{kind}:{target}?{json.dumps(opts, sort_keys=True)}"
+
+
 def _device(name: str | None) -> str:
     import torch
 
@@ -342,24 +347,41 @@ def parse_spec(spec: str) -> tuple[str, str, dict[str, str]]:
     return kind, target, options
 
 
-def load_generator(spec: str, task: Task | str, **overrides: Any) -> Generator:
-    """A generator from its SPEC; `overrides` (e.g. device, dtype) fill options the spec does not set."""
-    task = Task.parse(task)
-    kind, target, raw = parse_spec(spec)
-    cls = KINDS[kind]
-    if task not in cls.tasks:
-        fits = ", ".join(k for k, c in KINDS.items() if task in c.tasks)
-        raise ValueError(f"a {kind} generator cannot make candidates for {task}; use one of: {fits}")
+def _options(cls: type[Generator], spec: str, raw: dict[str, str], overrides: dict[str, Any]) -> dict[str, Any]:
+    """Typed options: the spec's, then `overrides` for options the spec does not set."""
     options = {k: v for k, v in overrides.items() if v is not None and k in cls.OPTIONS}
     for key, value in raw.items():
         if key not in cls.OPTIONS:
-            raise ValueError(f"unknown option {key!r} for {kind} generators; valid options: "
+            raise ValueError(f"unknown option {key!r} for {cls.kind} generators; valid options: "
                              f"{', '.join(cls.OPTIONS) or 'none'}")
         typ = cls.OPTIONS[key]
         try:
             options[key] = _bool(value) if typ is bool else typ(value)
         except ValueError:
             raise ValueError(f"option {key}={value!r} of generator spec {spec!r} is not a {typ.__name__}") from None
+    return options
+
+
+def _resolve(spec: str, task: Task, overrides: dict[str, Any]) -> tuple[type[Generator], str, dict[str, Any]]:
+    kind, target, raw = parse_spec(spec)
+    cls = KINDS[kind]
+    if task not in cls.tasks:
+        fits = ", ".join(k for k, c in KINDS.items() if task in c.tasks)
+        raise ValueError(f"a {kind} generator cannot make candidates for {task}; use one of: {fits}")
+    return cls, target, _options(cls, spec, raw, overrides)
+
+
+def load_generator(spec: str, task: Task | str, **overrides: Any) -> Generator:
+    """A generator from its SPEC; `overrides` (e.g. device, dtype) fill options the spec does not set."""
+    cls, target, options = _resolve(spec, Task.parse(task), overrides)
     if cls is ExistingCandidates:
         return ExistingCandidates(target, task=task, **options)
     return cls(target, **options)
+
+
+def generator_identity(spec: str, task: Task | str, **overrides: Any) -> str:
+    """`Generator.identity()` of the generator a SPEC names, without loading its model."""
+    cls, target, options = _resolve(spec, Task.parse(task), overrides)
+    if cls is ExistingCandidates:
+        return ExistingCandidates(target, task=task).identity()
+    return _identity(cls.kind, target, options)

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from unireward.construct.generators import Generator, load_generator
+from unireward.construct.generators import Generator, generator_identity, load_generator
 from unireward.construct.items import Candidate, PromptItem, read_prompts, safe_name
 from unireward.construct.judging import CachedJudge, PromptContext, decide_chunk, judge_identity
 from unireward.construct.outputs import DROPPED_FILE, PAIRS_FILE, drop_row, pair_row, shared_media
@@ -93,7 +93,7 @@ def construct(task: Task | str, prompts: str | Path, generator: Generator | str,
     gen = generator if isinstance(generator, Generator) else None
     if gen is None and engine == "local":
         gen = load_generator(generator, task, **(generator_options or {}))
-    gen_ident = gen.identity() if gen else _spec_identity(str(generator), task, generator_options)
+    gen_ident = gen.identity() if gen else generator_identity(str(generator), task, **(generator_options or {}))
     judge_ident = _judge_ident(judge, engine, ray_options)
     run_config = {"task": task.value, "generator": gen_ident, "judge": judge_ident, "strategy": strategy,
                   "on_tie": on_tie, "on_unparseable": on_unparseable, "n": n, "seed": seed}
@@ -116,16 +116,6 @@ def construct(task: Task | str, prompts: str | Path, generator: Generator | str,
         return _finish(job, items, invalid, len(done), len(todo), time.time() - t0)
     finally:
         store.close()
-
-
-def _spec_identity(spec: str, task: Task, options: dict[str, Any] | None) -> str:
-    """A generator's identity from its spec, without loading its model (the Ray driver never loads it)."""
-    from unireward.construct.generators import ExistingCandidates, parse_spec
-
-    kind, target, _ = parse_spec(spec)
-    if kind == "jsonl":
-        return ExistingCandidates(target, task=task).identity()
-    return f"{spec}|{json.dumps(options or {}, sort_keys=True, default=str)}"
 
 
 def _judge_ident(judge: Any, engine: str, ray_options: dict[str, Any] | None) -> dict[str, Any]:
