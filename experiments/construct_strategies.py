@@ -72,16 +72,29 @@ def load(spec: str, mode: str, batch_size: int):
     return ur.load_judge(spec, mode=mode, batch_size=batch_size, device="cpu", dtype="float32")
 
 
-def oracle_margins(folder: Path) -> list[float]:
-    """Oracle score (1-5) of chosen minus rejected, for every kept pair."""
+def oracle_margins(folder: Path) -> dict[str, float]:
+    """Oracle score (1-5) of chosen minus rejected, for every kept pair, by prompt id."""
     from unireward.synth import Oracle
 
-    oracle, out = Oracle(), []
+    oracle, out = Oracle(), {}
     for line in (folder / "pairs.jsonl").read_text().splitlines():
         row = json.loads(line)
         c = oracle.score("image_generation", row["caption"], str(folder / row["jpg_0"])).value
         r = oracle.score("image_generation", row["caption"], str(folder / row["jpg_1"])).value
-        out.append(c - r)
+        out[row["id"]] = c - r
+    return out
+
+
+def paired(margins: dict[str, dict[str, float]], base: str = "pair-point") -> dict[str, dict]:
+    """On the prompts both keep: mean margin of `base` minus that of each other strategy, with a 95% interval."""
+    out = {}
+    for name, m in margins.items():
+        if name == base:
+            continue
+        common = sorted(set(m) & set(margins[base]))
+        diffs = [margins[base][k] - m[k] for k in common]
+        out[name] = {"prompts": len(common), "mean_difference": float(np.mean(diffs)) if diffs else None,
+                     "ci95": bootstrap(diffs)}
     return out
 
 
@@ -154,14 +167,16 @@ def main() -> None:
     out = Path(args.out)
     prompts, cands = make_world(out, args.captions, args.n, args.seed, args.difficulty)
     judge = load(args.judge, args.mode, args.batch_size)
-    results, t0 = {}, time.time()
+    results, margins, t0 = {}, {}, time.time()
     for strategy in STRATEGIES:
         s = construct("image_generation", prompts, f"jsonl:{cands}", judge, out / strategy, n=args.n,
                       strategy=strategy, seed=args.seed, progress=False, store_path=out / "store.sqlite")
-        results[strategy] = summarize(oracle_margins(out / strategy), s, args.captions)
+        margins[strategy] = oracle_margins(out / strategy)
+        results[strategy] = summarize(list(margins[strategy].values()), s, args.captions)
     report = {"judge": args.judge, "mode": args.mode, "captions": args.captions, "n": args.n, "seed": args.seed,
               "difficulty": args.difficulty, "seconds": round(time.time() - t0, 1),
-              "references": oracle_spread(out, cands), "strategies": results}
+              "references": oracle_spread(out, cands), "strategies": results,
+              "pair_point_minus_other_on_common_prompts": paired(margins)}
     (out / "results.json").write_text(json.dumps(report, indent=2) + "\n")
     plot(results, out / "strategies.png", f"{args.judge} ({args.mode}), {args.captions} captions x {args.n}")
     print(json.dumps(report, indent=2))
