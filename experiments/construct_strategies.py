@@ -145,7 +145,8 @@ def plot(results: dict, path: Path, title: str) -> None:
     ax.set_ylabel("oracle margin, chosen - rejected (1-5)")
     ax.set_title(title, fontsize=9)
     for i, s in enumerate(names):
-        ax.text(i, means[i] / 2, f"{means[i]:.2f}\nkept {results[s]['kept']}", ha="center", fontsize=8, color="white")
+        ax.text(i + 0.08, means[i], f" {means[i]:.2f}\n kept {results[s]['kept']}", ha="left", va="bottom",
+                fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
 
