@@ -15,7 +15,8 @@ small judge never saw in training.
         --out runs/construct-strategies
 
 Prints JSON (and writes results.json and strategies.png in --out). ``--judge oracle`` runs the exact oracle
-as the judge (an upper bound).
+as the judge (an upper bound); ``--judge noisy-oracle:SIGMA`` a simulated judge (the oracle plus noise,
+integer pointwise scores), to see how the strategies behave as the judge gets worse.
 """
 
 from __future__ import annotations
@@ -62,11 +63,51 @@ def make_world(out: Path, n_captions: int, n: int, seed: int, difficulty: float)
     return out / "prompts.jsonl", out / "candidates.jsonl"
 
 
+class NoisyOracle:
+    """A simulated judge (not a model): the oracle's 1-5 score plus Gaussian noise of `sigma`, rounded to an
+    integer for pointwise answers (as a judge writing "Final Score: 4"), and compared with independent noise
+    for pairwise answers. The noise is a hash of the inputs, so asking again gives the same answer."""
+
+    def __init__(self, sigma: float):
+        from unireward.synth import Oracle
+
+        self.oracle, self.sigma, self.name = Oracle(), sigma, f"noisy-oracle:{sigma}"
+
+    def _noisy(self, prompt: str, media: str, salt: str) -> float:
+        import hashlib
+
+        from unireward.media import content_hash
+
+        key = hashlib.sha256(f"{prompt}|{content_hash(media)}|{salt}".encode()).digest()
+        noise = np.random.default_rng(int.from_bytes(key[:8], "big")).normal(0, self.sigma)
+        return self.oracle.score("image_generation", prompt, media).value + noise
+
+    def score_batch(self, items):
+        from unireward.tasks import Score
+
+        out = []
+        for x in items:
+            v = float(min(5, max(1, round(self._noisy(x["prompt"], x["candidate"], "point")))))
+            out.append(Score(v, scale=(1.0, 5.0), text=f"Final Score: {v:g}"))
+        return out
+
+    def compare_batch(self, items):
+        from unireward.tasks import Verdict
+
+        out = []
+        for x in items:
+            a, b = self._noisy(x["prompt"], x["a"], "pair-a"), self._noisy(x["prompt"], x["b"], "pair-b")
+            out.append(Verdict("A" if a > b else "B", text="simulated"))
+        return out
+
+
 def load(spec: str, mode: str, batch_size: int):
     if spec == "oracle":
         from unireward.synth import Oracle
 
         return Oracle()
+    if spec.startswith("noisy-oracle:"):
+        return NoisyOracle(float(spec.split(":", 1)[1]))
     import unireward as ur
 
     return ur.load_judge(spec, mode=mode, batch_size=batch_size, device="cpu", dtype="float32")
@@ -153,7 +194,8 @@ def plot(results: dict, path: Path, title: str) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--judge", default="assets/small-judge", help="a judge folder/spec, or 'oracle'")
+    ap.add_argument("--judge", default="assets/small-judge",
+                    help="a judge folder/spec, 'oracle', or 'noisy-oracle:SIGMA' (a simulation)")
     ap.add_argument("--mode", default="generate", choices=["generate", "logprob"])
     ap.add_argument("--captions", type=int, default=100)
     ap.add_argument("--n", type=int, default=10)
