@@ -10,6 +10,7 @@ Judge-specific fields (everything else is a `transformers.TrainingArguments` / `
 
 - ``family``: prompt family the data was exported with; read from the export's ``summary.json`` when unset.
   It is written to ``unireward.json`` so `unireward.load_judge` builds the same prompts at inference.
+- ``tasks``: train on the rows of these tasks only (single-task judges, the paper's joint-vs-single ablation).
 - ``balance_tasks``: every epoch draws the same number of rows from each task (smaller tasks repeated,
   larger ones subsampled) — the paper's lesson from its imbalance ablation. ``group_by_task``: each
   device batch holds rows of one task only (less padding when images-only rows meet 16-frame video pairs).
@@ -47,6 +48,7 @@ class JudgeSFTConfig(SFTConfig):
 
     # ---- the judge ----
     family: str | None = field(default=None, metadata={"help": "Prompt family (default: the export's)."})
+    tasks: list[str] | None = field(default=None, metadata={"help": "Train on rows of these tasks only."})
     balance_tasks: bool = field(default=True, metadata={"help": "Equal rows per task in every epoch."})
     group_by_task: bool = field(default=False, metadata={"help": "One task per device batch (less padding)."})
     freeze_vision_tower: bool = field(default=False, metadata={"help": "Train projector + LM only."})
@@ -71,6 +73,10 @@ class JudgeSFTConfig(SFTConfig):
     def __post_init__(self):
         if self.eval_judge_mode not in ("logprob", "generate"):
             raise ValueError(f"eval_judge_mode must be 'logprob' or 'generate', got {self.eval_judge_mode!r}")
+        if self.tasks is not None:
+            from unireward.tasks import Task
+
+            self.tasks = [Task.parse(t).value for t in self.tasks]
         super().__post_init__()
 
 
@@ -93,10 +99,28 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
         values.setdefault("use_cpu", True)
         values.setdefault("bf16", False)
     try:
-        (config,) = HfArgumentParser(JudgeSFTConfig).parse_dict(values, allow_extra_keys=False)
+        (config,) = HfArgumentParser(JudgeSFTConfig).parse_dict(_coerce(values), allow_extra_keys=False)
     except ValueError as e:
         raise ValueError(f"{path or 'config'}: {e}") from None
     return config
+
+
+def _coerce(values: dict[str, Any]) -> dict[str, Any]:
+    """Numbers written as strings (YAML reads ``1e-3`` as a string) become numbers for numeric fields."""
+    fields = JudgeSFTConfig.__dataclass_fields__
+    out = dict(values)
+    for key, value in values.items():
+        if key not in fields or not isinstance(value, str):
+            continue
+        kind = str(fields[key].type)
+        try:
+            if "float" in kind:
+                out[key] = float(value)
+            elif "int" in kind and "str" not in kind:
+                out[key] = int(value)
+        except ValueError:
+            raise ValueError(f"field {key!r} expects a number, got {value!r}") from None
+    return out
 
 
 def _read(path: Path) -> dict[str, Any]:

@@ -193,6 +193,10 @@ def train_judge(data: str | Path, model: str | Path, output: str | Path, config:
     family = config.family or export_family(data) or _default_family(model)
     processor = load_processor(model, config)
     dataset = load_sft_dataset(data)
+    if config.tasks:
+        dataset = dataset.filter(lambda t: t in config.tasks, input_columns=["task"])
+        if not len(dataset):
+            raise ValueError(f"{data}: no training rows for tasks {config.tasks}")
     tasks = dataset["task"]
     meta = {"family": family, "base_model": str(model), "data": str(data), "trainer": "unireward train judge"}
     trainer = JudgeSFTTrainer(model=str(model), args=config, train_dataset=dataset.remove_columns(["task", "id"]),
