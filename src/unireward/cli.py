@@ -11,6 +11,7 @@ import typer
 from unireward.bench.cli import app as bench_app
 from unireward.construct.cli import construct
 from unireward.data.cli import app as data_app
+from unireward.demo import demo
 from unireward.judges.cli import app as judge_app
 from unireward.judges.cli import models
 from unireward.synth.cli import app as synth_app
@@ -26,6 +27,7 @@ app.add_typer(synth_app, name="synth", help="The synthetic four-task world with 
 app.add_typer(train_app, name="train", help="Train a judge on exported conversations (TRL).")
 app.command("construct", help="Build DPO preference pairs from a generator's samples with a judge.")(construct)
 app.command("models")(models)
+app.command("demo")(demo)
 
 
 def main() -> None:

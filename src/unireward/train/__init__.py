@@ -4,16 +4,28 @@
 ``trl`` export (``unireward data build ... --format trl``) and saves a folder `unireward.load_judge` opens.
 `JudgeSFTConfig` holds the upstream hyper-parameters as defaults; `load_config(file)` reads overrides.
 Launch configs for several GPUs (accelerate + DeepSpeed ZeRO-2/3) are in ``train/configs/``; see
-docs/train.md. Importing this package needs the ``train`` extra (trl, peft, accelerate, datasets).
+docs/train.md. Using it needs the ``train`` extra (trl, peft, accelerate, datasets); the names below load
+on first use, so `unireward --help` does not import TRL.
 """
 
-from unireward.data.sources.common import require_module
+import importlib
+from typing import Any
 
 
-require_module("trl", "train")  # a clear error naming the extra, before the imports below need it
+_EXPORTS = {
+    "JudgeSFTConfig": "unireward.train.config",
+    "load_config": "unireward.train.config",
+    "JudgeEvalCallback": "unireward.train.trainer",
+    "JudgeSFTTrainer": "unireward.train.trainer",
+    "train_judge": "unireward.train.trainer",
+}
+__all__ = sorted(_EXPORTS)
 
-from unireward.train.config import JudgeSFTConfig, load_config  # noqa: E402
-from unireward.train.trainer import JudgeEvalCallback, JudgeSFTTrainer, train_judge  # noqa: E402
 
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'unireward.train' has no attribute {name!r}")
+    from unireward.data.sources.common import require_module
 
-__all__ = ["JudgeEvalCallback", "JudgeSFTConfig", "JudgeSFTTrainer", "load_config", "train_judge"]
+    require_module("trl", "train")  # a clear error naming the extra
+    return getattr(importlib.import_module(_EXPORTS[name]), name)
