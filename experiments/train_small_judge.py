@@ -26,18 +26,20 @@ def main() -> None:
     ap.add_argument("--n-train", type=int, default=2000, help="Training records per task and form.")
     ap.add_argument("--n-test", type=int, default=100, help="Test records per task and form.")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--difficulty", type=float, default=0.5, help="Synthetic world difficulty (0 easy, 1 hard).")
+    ap.add_argument("--difficulty", type=float, default=None, help="Synthetic world difficulty (0 easy, 1 hard; "
+                    "default: unireward.train.small.DIFFICULTY).")
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                     help="JudgeSFTConfig overrides on top of configs/small-judge.yaml, e.g. max_steps=2000.")
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
     from unireward.train.cli import parse_overrides
-    from unireward.train.small import train_small_judge
+    from unireward.train.small import DIFFICULTY, train_small_judge
 
     start = time.time()
+    difficulty = DIFFICULTY if args.difficulty is None else args.difficulty
     result = train_small_judge(args.output, args.work, n_train=args.n_train, n_test=args.n_test, seed=args.seed,
-                               difficulty=args.difficulty, overrides=parse_overrides(args.set))
+                               difficulty=difficulty, overrides=parse_overrides(args.set))
     result["total_seconds"] = round(time.time() - start, 1)
     print(json.dumps(result, indent=2))
 

@@ -1,10 +1,12 @@
 """`unireward demo`: the whole judge loop on the synthetic world, in about two minutes on a laptop CPU.
 
-1. builds a held-out test split of the synthetic four-task world (`unireward.synth`; exact labels);
+1. builds a held-out test split of the synthetic four-task world (`unireward.synth`; exact labels) at the
+   difficulty the small judge was trained at (`unireward.train.small.DIFFICULTY`);
 2. loads the small judge shipped in ``assets/small-judge`` (a few-million-parameter Qwen2.5-VL trained from
    scratch on the CPU with ``unireward train judge``), or trains it first with ``--train`` (~20 minutes);
 3. judges every test record through the ordinary judge API (`unireward.judges.run.judge_records`,
-   logprob mode) and scores it with the benchmark metrics: per task, pairwise accuracy with its bootstrap
+   generate mode: the small judge describes what it sees, then decides) and scores it with the benchmark
+   metrics: per task, pairwise accuracy with its bootstrap
    95% interval (tau: all pairs, ties included; diff: non-tie pairs), and the Spearman correlation of the
    pointwise scores with the oracle's, which re-reads every image and video from its pixels;
 4. draws a few judged examples with their pictures, and writes ``report.md`` with the plots.
@@ -38,25 +40,31 @@ def demo(
     n: Annotated[int, typer.Option(help="Test records per task and form.")] = 40,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic test split.")] = 0,
     examples: Annotated[int, typer.Option(help="Judged examples drawn in the report.")] = 4,
-    mode: Annotated[str, typer.Option(help="Judge decoding mode: logprob or generate.")] = "logprob",
+    mode: Annotated[str, typer.Option(help="Judge decoding mode: logprob or generate.")] = "generate",
+    difficulty: Annotated[Optional[float], typer.Option(
+        help="Difficulty of the test world (default: the small judge's training difficulty).")] = None,
 ) -> None:
     """Build synthetic test data, judge it with the small judge, score it, and write report.md with plots."""
-    summary = run_demo(output, train=train, judge=judge, n=n, seed=seed, examples=examples, mode=mode)
+    summary = run_demo(output, train=train, judge=judge, n=n, seed=seed, examples=examples, mode=mode,
+                       difficulty=difficulty)
     typer.echo(json.dumps({k: summary[k] for k in ("report", "seconds", "pair_acc", "spearman")}, indent=2))
 
 
 def run_demo(output: str | Path = "runs/demo", train: bool = False, judge: str | Path | None = None, n: int = 40,
-             seed: int = 0, examples: int = 4, mode: str = "logprob", progress: bool = True) -> dict[str, Any]:
+             seed: int = 0, examples: int = 4, mode: str = "generate", difficulty: float | None = None,
+             progress: bool = True) -> dict[str, Any]:
     """The demo as a library call; returns the metrics and the report path."""
     import unireward as ur
     from unireward.judges.run import judge_records
     from unireward.synth import build_dataset
+    from unireward.train.small import DIFFICULTY
 
+    difficulty = DIFFICULTY if difficulty is None else difficulty
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
     times: dict[str, float] = {}
     t = time.time()
-    build_dataset(output / "data", {"test": n}, seed=seed, splits=("test",))
+    build_dataset(output / "data", {"test": n}, seed=seed, splits=("test",), difficulty=difficulty)
     records_path = output / "data" / "test" / "records.jsonl"
     times["data"] = time.time() - t
     t = time.time()
@@ -77,7 +85,7 @@ def run_demo(output: str | Path = "runs/demo", train: bool = False, judge: str |
              "scatter": plot_scatter(metrics, output / "plots" / "score_vs_oracle.png")}
     shown = draw_examples(records_path, rows, output / "examples", examples)
     times["plots"] = time.time() - t
-    metrics.update(judge=str(judge_path), mode=mode, n_per_task_form=n, seed=seed,
+    metrics.update(judge=str(judge_path), mode=mode, n_per_task_form=n, seed=seed, difficulty=difficulty,
                    seconds={k: round(v, 1) for k, v in times.items()})
     metrics["seconds"]["total"] = round(sum(times.values()), 1)
     (output / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
@@ -213,7 +221,8 @@ def draw_examples(records_path: Path, rows: list[dict[str, Any]], folder: Path, 
         path = folder / f"{i:02d}-{rec.task.value}.png"
         _draw_pair(rec, pred, records_path.parent, path)
         shown.append({"id": rec.id, "task": rec.task.value, "prompt": rec.prompt, "label": rec.winner,
-                      "pred": pred.get("pred"), "prob_a": pred.get("prob_a"), "image": str(path)})
+                      "pred": pred.get("pred"), "prob_a": pred.get("prob_a"), "text": pred.get("text"),
+                      "image": str(path)})
     return shown
 
 
@@ -280,7 +289,8 @@ def write_demo_report(output: Path, metrics: dict[str, Any], plots: dict[str, Pa
                       shown: list[dict[str, Any]]) -> Path:
     lines = ["# unireward demo: the small judge on the synthetic world", "",
              f"Judge `{metrics['judge']}` ({metrics['mode']} mode) on {metrics['n_per_task_form']} held-out test "
-             f"records per task and form (seed {metrics['seed']}); labels are exact, and the pointwise reference "
+             f"records per task and form (seed {metrics['seed']}, difficulty {metrics['difficulty']}); labels are "
+             "exact, and the pointwise reference "
              "is the oracle re-reading every image and video from its pixels.", "",
              "## Pairwise accuracy", "",
              "| task | n (ties) | tau % [95% CI] | diff % [95% CI] | unreadable |", "|---|---|---|---|---|"]
@@ -297,13 +307,16 @@ def write_demo_report(output: Path, metrics: dict[str, Any], plots: dict[str, Pa
             rho = "–" if m["spearman"] is None else f"{m['spearman']:.3f}"
             lines.append(f"| {task} | {m['n_point']} | {rho} {_ci(m['ci95_spearman'], 1)} | "
                          f"{m['scale'][0]:g}–{m['scale'][1]:g} |")
-    lines += ["", "The judge's score is the expected value of the score's first digit(s) under its next-token "
-              "distribution after `Final Score: ` (logprob mode).", "",
+    how = ("the expected value of the score under its next-token distribution after `Final Score: `"
+           if metrics["mode"] == "logprob" else "the number it writes after `Final Score:`")
+    lines += ["", f"The judge's score is {how} ({metrics['mode']} mode).", "",
               f"![scores]({plots['scatter'].relative_to(output)})", "", "## Examples", ""]
     for ex in shown:
         rel = Path(ex["image"]).relative_to(output)
         lines += [f"**{ex['task']}** — {ex['prompt']!r}: judge {ex['pred']}, truth {ex['label']}", "",
                   f"![{ex['id']}]({rel})", ""]
+        if ex.get("text"):
+            lines += ["The judge's answer:", "", "```", ex["text"].strip(), "```", ""]
     sec = metrics["seconds"]
     lines += ["## Run", "", "Seconds: " + ", ".join(f"{k} {v}" for k, v in sec.items()) + ".",
               "Metrics: `metrics.json`; one prediction per record: `predictions.jsonl`.", ""]

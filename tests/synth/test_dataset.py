@@ -98,3 +98,41 @@ def test_bad_arguments_are_refused_before_writing(tmp_path, kwargs, match):
     with pytest.raises(ValueError, match=match):
         build_dataset(tmp_path / "out", **({"n_per_task_form": 1} | kwargs))
     assert not (tmp_path / "out").exists()
+
+
+def test_rationales_describe_the_written_pixels(tmp_path):
+    """Describe-then-decide rationales: what each candidate shows, as the oracle reads it from pixels."""
+    from unireward.synth.dataset import describe
+    from unireward.synth.world import Clip
+
+    build_dataset(tmp_path, 6, seed=3, splits=("train",), rationale=True, difficulty=0.3)
+    oracle = Oracle()
+    recs = list(read_records(tmp_path / "train" / "records.jsonl"))
+    assert len(recs) == 48
+    for r in recs:
+        lines = r.rationale.split("\n")
+        kind = r.task.modality
+        media = [m for c in r.candidates for m in c.get("media", [])] if r.task.is_generation else r.media
+        seen = []
+        for m in media:
+            path = tmp_path / "train" / next(iter(m.values()))
+            x = oracle.parse_image(path) if kind == "image" else oracle.parse_video(path)
+            assert isinstance(x, Clip) == (kind == "video")
+            seen.append(describe(x))
+        if r.task.is_generation and r.form == Form.PAIR:
+            assert lines == [f"{kind.capitalize()} {i + 1} shows: {d}." for i, d in enumerate(seen)], r.id
+        else:
+            assert lines[0] == f"The {kind} shows: {seen[0]}.", r.id
+        if not r.task.is_generation:
+            assert lines[1] == f"The correct answer is: {r.meta['truth']}.", r.id
+            if r.form == Form.PAIR:
+                marks = ["right" if c["text"] == r.meta["truth"] else "wrong" for c in r.candidates]
+                assert sorted(marks) == ["right", "wrong"] and marks[0] == ("right" if r.winner == "A" else "wrong")
+                assert lines[2:] == [f"Answer {i + 1}: {c['text']} ({m})." for i, (c, m) in
+                                     enumerate(zip(r.candidates, marks))], r.id
+    assert all(r.rationale is None for r in read_records(_plain(tmp_path)))
+
+
+def _plain(tmp_path: Path) -> Path:
+    build_dataset(tmp_path / "plain", 2, seed=3, splits=("train",))
+    return tmp_path / "plain" / "train" / "records.jsonl"

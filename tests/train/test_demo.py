@@ -9,7 +9,7 @@ def test_demo_writes_report_metrics_plots_and_examples(base_model, tmp_path):
     from unireward.demo import run_demo
 
     out = tmp_path / "demo"
-    summary = run_demo(out, judge=base_model, n=2, examples=2, progress=False)
+    summary = run_demo(out, judge=base_model, n=2, examples=2, mode="logprob", progress=False)
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics["tasks"]) == {"image_generation", "image_understanding", "video_generation",
                                      "video_understanding"}
@@ -33,3 +33,20 @@ def test_demo_without_a_judge_says_what_to_do(tmp_path, monkeypatch):
     monkeypatch.setattr(demo, "ASSET", tmp_path / "missing")
     with pytest.raises(FileNotFoundError, match="--train"):
         demo.run_demo(tmp_path / "demo", n=1, progress=False)
+
+
+def test_demo_with_the_shipped_judge_describes_then_decides(tmp_path):
+    """The README's main job on the shipped small judge (generate mode): its answers are parsed, and the
+    report shows them next to the pictures."""
+    from unireward.demo import ASSET, run_demo
+
+    out = tmp_path / "demo"
+    run_demo(out, n=2, examples=4, progress=False)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["judge"] == str(ASSET) and metrics["mode"] == "generate"
+    rows = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
+    assert len(rows) == 16
+    assert sum(r.get("pred") is not None or r.get("score") is not None for r in rows) >= 14
+    assert any(r["text"].startswith(("Image 1 shows:", "Video 1 shows:", "The image shows:", "The video shows:"))
+               for r in rows)
+    assert "The judge's answer:" in (out / "report.md").read_text()

@@ -20,11 +20,12 @@ def build(output: Annotated[Path, typer.Argument(help="Folder for <split>/record
           image_size: Annotated[int, typer.Option(help="Pixels per side (84 = 3x3 Qwen cells of 28 px).")] = 84,
           splits: Annotated[str, typer.Option(help="Comma-separated: train, val, test.")] = "train,val,test",
           video_format: Annotated[str, typer.Option(help="mp4 or frames.")] = "mp4",
+          rationale: Annotated[bool, typer.Option(help="Add describe-then-decide rationales.")] = False,
           workers: int = 1) -> None:
     """Build the synthetic world (exact labels; see docs/synth.md) and print the counts."""
     from unireward.synth import build_dataset
 
     counts = build_dataset(output, n, seed=seed, difficulty=difficulty, image_size=image_size,
                            splits=tuple(s.strip() for s in splits.split(",") if s.strip()),
-                           video_format=video_format, workers=workers)
+                           video_format=video_format, rationale=rationale, workers=workers)
     typer.echo(json.dumps({"output": str(output), "counts": counts}, indent=2))

@@ -8,8 +8,12 @@ Layout written (media paths in the records are relative to the split folder, as 
 
 Record ids are "synth/<split>/<task>/<form>/<index>"; `meta` holds the split key, what was corrupted
 ("broken"), the exact scores of both pair candidates, and the question kind and true answer for the
-understanding tasks. Images are PNG (lossless); videos are H.264 mp4 at `fps` (or PNG frame lists with
-`video_format="frames"`). A split folder's `media/` is rebuilt from scratch on every build.
+understanding tasks. With `rationale=True` each record also gets a rationale written from the true scene or
+clip: what each candidate image or video shows (generation tasks), or what the media shows, the correct answer
+and, for pairs, whether each answer is right (understanding tasks). Exports put it before the verdict, so a
+judge trained on it describes first and decides second — the decomposition that lets a small judge trained
+from scratch ground its verdicts (docs/synth.md). Images are PNG (lossless); videos are H.264 mp4 at `fps`
+(or PNG frame lists with `video_format="frames"`). A split folder's `media/` is rebuilt from scratch on every build.
 """
 
 from __future__ import annotations
@@ -25,7 +29,8 @@ from unireward.data.records import Record, write_records
 from unireward.media import write_video
 from unireward.synth.generate import SPLIT_FRACTIONS, TASK_SHORT, Sample, make_sample
 from unireward.synth.render import render_clip, render_scene
-from unireward.synth.world import Clip, Scene
+from unireward.synth.semantics import describe_clip
+from unireward.synth.world import Clip, Scene, clip_facts
 from unireward.tasks import Form, Task
 
 
@@ -33,8 +38,28 @@ ALL_TASKS = tuple(Task)
 ALL_FORMS = (Form.PAIR, Form.POINT)
 
 
+def describe(x: Scene | Clip) -> str:
+    """What an image (a scene) or a video (a clip) shows, in the world's words."""
+    return x.key() if isinstance(x, Scene) else describe_clip(clip_facts(x))
+
+
+def rationale(sample: Sample) -> str:
+    """The describe-then-decide rationale of a sample, from its true scenes and clips."""
+    kind = sample.task.modality
+    if sample.task.is_generation:
+        if sample.form == Form.POINT:
+            return f"The {kind} shows: {describe(sample.candidates[0])}."
+        return "\n".join(f"{kind.capitalize()} {i + 1} shows: {describe(c)}." for i, c in enumerate(sample.candidates))
+    truth = sample.meta["truth"]
+    lines = [f"The {kind} shows: {describe(sample.media[0])}.", f"The correct answer is: {truth}."]
+    if sample.form == Form.PAIR:  # a verdict next to each answer: the final choice is then a lookup
+        lines += [f"Answer {i + 1}: {c} ({'right' if c == truth else 'wrong'})."
+                  for i, c in enumerate(sample.candidates)]
+    return "\n".join(lines)
+
+
 def write_sample(sample: Sample, folder: str | Path, rec_id: str, stem: str, image_size: int = 84,
-                 video_format: str = "mp4", fps: int = 8) -> Record:
+                 video_format: str = "mp4", fps: int = 8, with_rationale: bool = False) -> Record:
     """Render a sample's media under `folder` and return its record (paths relative to `folder`)."""
     folder = Path(folder)
 
@@ -60,7 +85,8 @@ def write_sample(sample: Sample, folder: str | Path, rec_id: str, stem: str, ima
     else:
         cands = [{"text": c} for c in sample.candidates]
     rec = Record(id=rec_id, source="synth", task=sample.task, form=sample.form, prompt=sample.prompt,
-                 candidates=cands, media=media, label=sample.label, meta={"key": sample.key, **sample.meta})
+                 candidates=cands, media=media, label=sample.label, meta={"key": sample.key, **sample.meta},
+                 rationale=rationale(sample) if with_rationale else None)
     rec.validate()
     return rec
 
@@ -74,7 +100,7 @@ def _job(args: tuple) -> list[dict[str, Any]]:
                         tie_rate=opts["tie_rate"], n_frames=opts["n_frames"])
         stem = f"media/{TASK_SHORT[task]}/{form.value}/{i:06d}"
         rec = write_sample(s, folder, f"synth/{split}/{task.value}/{form.value}/{i:06d}", stem,
-                           opts["image_size"], opts["video_format"], opts["fps"])
+                           opts["image_size"], opts["video_format"], opts["fps"], opts["rationale"])
         out.append(rec.to_dict())
     return out
 
@@ -92,11 +118,12 @@ def build_dataset(out_dir: str | Path, n_per_task_form: int | Mapping[str, int] 
                   difficulty: float = 0.5, image_size: int = 84, splits: Sequence[str] = ("train", "val", "test"),
                   *, tasks: Sequence[Task | str] = ALL_TASKS, forms: Sequence[Form | str] = ALL_FORMS,
                   n_frames: int = 8, tie_rate: float = 0.1, video_format: str = "mp4", fps: int = 8,
-                  workers: int = 1) -> dict[str, dict[str, int]]:
+                  rationale: bool = False, workers: int = 1) -> dict[str, dict[str, int]]:
     """Write `out_dir/<split>/records.jsonl` and media for every (task, form) and split.
 
     n_per_task_form: records per (task, form) in every split, or a mapping split -> that number
         (e.g. {"train": 500, "val": 50, "test": 100}).
+    rationale: give every record a describe-then-decide rationale (see the module docstring).
     Returns {split: {"<task>/<form>": count}}. Deterministic in all arguments except `workers`, which
     changes nothing but speed.
     """
@@ -112,7 +139,7 @@ def build_dataset(out_dir: str | Path, n_per_task_form: int | Mapping[str, int] 
     tasks, forms = [Task.parse(t) for t in tasks], [Form.parse(f) for f in forms]
     out_dir, counts = Path(out_dir), _counts(n_per_task_form, splits)
     opts = dict(seed=seed, difficulty=difficulty, tie_rate=tie_rate, n_frames=n_frames, image_size=image_size,
-                video_format=video_format, fps=fps)
+                video_format=video_format, fps=fps, rationale=rationale)
     result: dict[str, dict[str, int]] = {}
     for split in splits:
         folder = out_dir / split

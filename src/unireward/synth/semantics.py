@@ -190,6 +190,16 @@ def happening(t: TrackFacts) -> str:
     return f"it {ev}" if ev else "nothing"
 
 
+def describe_clip(facts: ClipFacts) -> str:
+    """What a clip shows, track by track ("a large red square moves left slowly; ..."), then its defects.
+    Tracks that do something come first, then still ones; within each, by colour, shape and size."""
+    tracks = sorted(facts.tracks, key=lambda t: (t.event is None, t.color_start, t.shape, t.size))
+    parts = [f"a {t.size} {t.color_start} {t.shape} " + (happening(t)[3:] if t.event else "stays still")
+             for t in tracks]
+    defects = [name for name, on in (("flicker", facts.flicker), ("jump", facts.jump)) if on]
+    return "; ".join(parts) + (f"; defects: {', '.join(defects)}" if defects else "")
+
+
 def answer_video(q: Question, facts: ClipFacts) -> str:
     """The canonical true answer to a video question about the clip's tracks."""
     k = q.kind

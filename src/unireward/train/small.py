@@ -12,10 +12,21 @@ Design choices a user will notice:
   template text (`template_phrases`): a 150-200-word instruction becomes a handful of tokens, which cuts
   the cost of a training step about 2.5x. The text the judge sees is unchanged; a template edit only
   makes the tokenizer fall back to BPE pieces for the changed stretch (the judge then needs retraining).
-- Vision: 28-pixel patches with no 2x2 merge, so an 84-pixel image is 3x3 visual tokens — one per cell
-  of the synthetic world's 3x3 grid, the same count a stock Qwen2.5-VL gives (14-pixel patches merged
-  2x2) at a quarter of the vision-tower cost. The classes, processor and loading path are the stock ones.
+- Vision: stock Qwen2.5-VL patching (14-pixel patches, 2x2 merge), so an 84-pixel image is 3x3 visual
+  tokens for the language model, one per cell of the synthetic world's 3x3 grid. 28-pixel patches without
+  a merge give the same 9 tokens 14% faster, but the vision tower then learns shapes much more slowly (a
+  shape probe: 50% vs 70-87% after 300 steps).
 - Videos are their 8 frames as images (as the released judges); images stay at the world's 84 px.
+- Pixel normalisation: the processor's `image_mean` is the world's background grey and `image_std` 0.25
+  (stock processor options). With CLIP's defaults the bias-free patch embedding turns the light background
+  into one large constant vector that drowns the shapes: a from-scratch model then never learns to read a
+  colour (a single-shape colour probe stayed at chance after 800 steps; with this normalisation it is solved
+  in 200).
+- The training records carry describe-then-decide rationales (`build_dataset(rationale=True)`): the judge
+  first says what each image or video shows (or what the media shows and the correct answer), then gives
+  the verdict or score in the v1 phrases. Asked to match a caption against pixels directly ("is the shape
+  red?"), the same model stayed at chance for 1000 steps; describing first, it was solved in 400-600.
+  So the small judge is evaluated in `generate` mode: its verdict follows its own description.
 """
 
 from __future__ import annotations
@@ -27,17 +38,21 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from unireward.synth.world import BACKGROUND
 from unireward.tasks import Task
 
 
 FAMILY = "v1"
+DIFFICULTY = 0.0  # the synthetic world's difficulty the shipped judge is trained and evaluated at
 CONFIG = Path(__file__).parent / "configs" / "small-judge.yaml"
 # text: hidden, layers, heads, kv heads, ffn | vision: hidden, depth, heads, patch, merge | pixels per image
-ARCH = dict(hidden=128, layers=4, heads=4, kv=2, ffn=256, v_hidden=128, v_depth=2, v_heads=4, patch=28, merge=1,
+ARCH = dict(hidden=128, layers=4, heads=4, kv=2, ffn=256, v_hidden=128, v_depth=2, v_heads=4, patch=14, merge=2,
             min_pixels=56 * 56, max_pixels=112 * 112)
 SHIPPED = ("config.json", "generation_config.json", "model.safetensors", "processor_config.json",
            "tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "unireward.json")
-CHAT_WORDS = ["You are a helpful assistant.", "system", "user", "assistant"]
+CHAT_WORDS = ["You are a helpful assistant.", "system", "user", "assistant", "The image shows:", "The video shows:",
+              "Image 1 shows:", "Image 2 shows:", "Video 1 shows:", "Video 2 shows:", "The correct answer is:",
+              "defects: flicker, jump", "stays still"]
 
 
 def template_phrases(family: str = FAMILY, min_chars: int = 12) -> list[str]:
@@ -87,8 +102,9 @@ def build_small_base(path: str | Path, seed: int = 0, tokenizer=None, **arch: An
                   tokens_per_second=2)
     cfg = Qwen2_5_VLConfig(text_config=_text_config(tok, a), vision_config=vision, **_qwen_ids(tok))
     model = Qwen2_5_VLForConditionalGeneration(cfg)
+    grey = [v / 255 for v in BACKGROUND]
     pix = dict(patch_size=a["patch"], merge_size=a["merge"], temporal_patch_size=2, min_pixels=a["min_pixels"],
-               max_pixels=a["max_pixels"])
+               max_pixels=a["max_pixels"], image_mean=grey, image_std=[0.25] * 3)
     proc = Qwen2_5_VLProcessor(image_processor=Qwen2VLImageProcessor(**pix),
                                video_processor=Qwen2VLVideoProcessor(**pix), tokenizer=tok,
                                chat_template=tok.chat_template)
@@ -96,7 +112,7 @@ def build_small_base(path: str | Path, seed: int = 0, tokenizer=None, **arch: An
 
 
 def build_small_data(work: str | Path, n_train: int = 2000, n_test: int = 100, seed: int = 0,
-                     difficulty: float = 0.5, workers: int = 2) -> dict[str, Path]:
+                     difficulty: float = DIFFICULTY, workers: int = 2) -> dict[str, Path]:
     """The synthetic world under ``work/synth`` (train, val, test) and its train split exported for TRL under
     ``work/sft``; reused when already built with the same parameters."""
     from unireward.data.export import build
@@ -104,7 +120,7 @@ def build_small_data(work: str | Path, n_train: int = 2000, n_test: int = 100, s
     from unireward.synth import build_dataset
 
     work = Path(work)
-    params = {"n_train": n_train, "n_test": n_test, "seed": seed, "difficulty": difficulty}
+    params = {"n_train": n_train, "n_test": n_test, "seed": seed, "difficulty": difficulty, "rationale": True}
     stamp = work / "data.json"
     paths = {"synth": work / "synth", "sft": work / "sft", "val": work / "synth" / "val" / "records.jsonl",
              "test": work / "synth" / "test" / "records.jsonl"}
@@ -112,7 +128,7 @@ def build_small_data(work: str | Path, n_train: int = 2000, n_test: int = 100, s
         return paths
     shutil.rmtree(paths["sft"], ignore_errors=True)
     build_dataset(paths["synth"], {"train": n_train, "val": max(1, n_test // 2), "test": n_test}, seed=seed,
-                  difficulty=difficulty, workers=workers)
+                  difficulty=difficulty, rationale=True, workers=workers)
     build(Recipe([Entry(paths["synth"] / "train")], seed=seed), paths["sft"], fmt="trl", family=FAMILY,
           progress=False)
     stamp.write_text(json.dumps(params))
@@ -120,9 +136,9 @@ def build_small_data(work: str | Path, n_train: int = 2000, n_test: int = 100, s
 
 
 def train_small_judge(output: str | Path, work: str | Path, n_train: int = 2000, n_test: int = 100,
-                      seed: int = 0, difficulty: float = 0.5, tasks: Sequence[str | Task] | None = None,
+                      seed: int = 0, difficulty: float = DIFFICULTY, tasks: Sequence[str | Task] | None = None,
                       config: str | Path | None = CONFIG, overrides: dict[str, Any] | None = None,
-                      arch: dict[str, Any] | None = None, eval_mode: str = "logprob") -> dict[str, Any]:
+                      arch: dict[str, Any] | None = None, eval_mode: str = "generate") -> dict[str, Any]:
     """Build the data, train, evaluate on the test split, and write the judge (`SHIPPED` files) to `output`.
 
     tasks: train on these tasks only (default: all four, jointly). overrides: `JudgeSFTConfig` fields on top
@@ -149,7 +165,8 @@ def train_small_judge(output: str | Path, work: str | Path, n_train: int = 2000,
         shutil.copy2(run / name, output / name)
     t1 = time.time()
     judge = ur.load_judge(output, mode=eval_mode, batch_size=16)
-    test = evaluate_judge(judge, select_records(paths["test"]), paths["test"].parent)
+    trained = {Task.parse(t) for t in tasks or Task}
+    test = evaluate_judge(judge, [r for r in select_records(paths["test"]) if r.task in trained], paths["test"].parent)
     result = {"output": str(output), "data_seconds": round(data_seconds, 1),
               "train_seconds": summary["train_seconds"], "eval_seconds": round(time.time() - t1, 1),
               "steps": summary["steps"], "train_loss": summary["train_loss"], "rows": summary["rows"],
