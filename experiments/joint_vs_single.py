@@ -47,29 +47,33 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default="runs/joint_vs_single")
     ap.add_argument("--steps", type=int, default=800, help="Optimiser steps for every judge (matched).")
-    ap.add_argument("--n-train", type=int, default=2000, help="Training records per task and form.")
+    ap.add_argument("--n-train", type=int, default=3000, help="Training records per task and form.")
     ap.add_argument("--n-test", type=int, default=100, help="Test records per task and form.")
     ap.add_argument("--difficulty", type=float, default=None, help="default: the shipped judge's")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="JudgeSFTConfig overrides on top of configs/small-judge.yaml (max_steps is --steps).")
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from unireward.train.cli import parse_overrides
     from unireward.train.small import DIFFICULTY, train_small_judge
 
     args.difficulty = DIFFICULTY if args.difficulty is None else args.difficulty
     out = Path(args.out)
     runs = {t: [t] for t in TASKS} | {"joint": list(TASKS)}
     results = {}
+    overrides = {**parse_overrides(args.set), "max_steps": args.steps}
     for name, tasks in runs.items():
         t0 = time.time()
         res = train_small_judge(out / name, out / "work", n_train=args.n_train, n_test=args.n_test, seed=args.seed,
-                                difficulty=args.difficulty, tasks=tasks, overrides={"max_steps": args.steps})
+                                difficulty=args.difficulty, tasks=tasks, overrides=overrides)
         results[name] = res["test"]["tasks"]
         print(f"{name}: {json.dumps(res['test']['tasks'])} ({time.time() - t0:.0f} s)", flush=True)
     keys = ("pair_acc", "pair_diff", "spearman", "unparsed")
     table = {t: {"single": {k: results[t][t].get(k) for k in keys},
                  "joint": {k: results["joint"][t].get(k) for k in keys}} for t in TASKS}
-    summary = {"steps": args.steps, "n_train_per_task_form": args.n_train, "difficulty": args.difficulty,
-               "seed": args.seed, "table": table}
+    summary = {"steps": args.steps, "overrides": args.set, "n_train_per_task_form": args.n_train,
+               "difficulty": args.difficulty, "seed": args.seed, "table": table}
     out.mkdir(parents=True, exist_ok=True)
     (out / "joint_vs_single.json").write_text(json.dumps(summary, indent=2) + "\n")
     plot(table, out / "joint_vs_single.png")

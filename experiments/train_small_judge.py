@@ -23,7 +23,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--output", default="assets/small-judge", help="Folder for the trained judge.")
     ap.add_argument("--work", default="runs/small-judge", help="Folder for the data, base model and checkpoints.")
-    ap.add_argument("--n-train", type=int, default=2000, help="Training records per task and form.")
+    ap.add_argument("--n-train", type=int, default=3000, help="Training records per task and form.")
     ap.add_argument("--n-test", type=int, default=100, help="Test records per task and form.")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--difficulty", type=float, default=None, help="Synthetic world difficulty (0 easy, 1 hard; "

@@ -9,8 +9,8 @@ Layout written (media paths in the records are relative to the split folder, as 
 Record ids are "synth/<split>/<task>/<form>/<index>"; `meta` holds the split key, what was corrupted
 ("broken"), the exact scores of both pair candidates, and the question kind and true answer for the
 understanding tasks. With `rationale=True` each record also gets a rationale written from the true scene or
-clip: what each candidate image or video shows (generation tasks), or what the media shows, the correct answer
-and, for pairs, whether each answer is right (understanding tasks). Exports put it before the verdict, so a
+clip: what each candidate image or video shows (generation tasks), or what the media shows and the correct answer
+(understanding tasks). Exports put it before the verdict, so a
 judge trained on it describes first and decides second — the decomposition that lets a small judge trained
 from scratch ground its verdicts (docs/synth.md). Images are PNG (lossless); videos are H.264 mp4 at `fps`
 (or PNG frame lists with `video_format="frames"`). A split folder's `media/` is rebuilt from scratch on every build.
@@ -50,12 +50,7 @@ def rationale(sample: Sample) -> str:
         if sample.form == Form.POINT:
             return f"The {kind} shows: {describe(sample.candidates[0])}."
         return "\n".join(f"{kind.capitalize()} {i + 1} shows: {describe(c)}." for i, c in enumerate(sample.candidates))
-    truth = sample.meta["truth"]
-    lines = [f"The {kind} shows: {describe(sample.media[0])}.", f"The correct answer is: {truth}."]
-    if sample.form == Form.PAIR:  # a verdict next to each answer: the final choice is then a lookup
-        lines += [f"Answer {i + 1}: {c} ({'right' if c == truth else 'wrong'})."
-                  for i, c in enumerate(sample.candidates)]
-    return "\n".join(lines)
+    return f"The {kind} shows: {describe(sample.media[0])}.\nThe correct answer is: {sample.meta['truth']}."
 
 
 def write_sample(sample: Sample, folder: str | Path, rec_id: str, stem: str, image_size: int = 84,

@@ -111,7 +111,7 @@ def build_small_base(path: str | Path, seed: int = 0, tokenizer=None, **arch: An
     return _finish(model, proc, tok, Path(path), "small Qwen2.5-VL (synthetic-world judge base)")
 
 
-def build_small_data(work: str | Path, n_train: int = 2000, n_test: int = 100, seed: int = 0,
+def build_small_data(work: str | Path, n_train: int = 3000, n_test: int = 100, seed: int = 0,
                      difficulty: float = DIFFICULTY, workers: int = 2) -> dict[str, Path]:
     """The synthetic world under ``work/synth`` (train, val, test) and its train split exported for TRL under
     ``work/sft``; reused when already built with the same parameters."""
@@ -135,7 +135,7 @@ def build_small_data(work: str | Path, n_train: int = 2000, n_test: int = 100, s
     return paths
 
 
-def train_small_judge(output: str | Path, work: str | Path, n_train: int = 2000, n_test: int = 100,
+def train_small_judge(output: str | Path, work: str | Path, n_train: int = 3000, n_test: int = 100,
                       seed: int = 0, difficulty: float = DIFFICULTY, tasks: Sequence[str | Task] | None = None,
                       config: str | Path | None = CONFIG, overrides: dict[str, Any] | None = None,
                       arch: dict[str, Any] | None = None, eval_mode: str = "generate") -> dict[str, Any]:
