@@ -36,7 +36,7 @@ def plot(table: dict, path: Path) -> None:
             ax.bar([i + (k - 0.5) * 0.38 for i in x], vals, 0.38, label=who, color=color)
         ax.set_xticks(list(x), [t.replace("_", "\n") for t in TASKS], fontsize=8)
         ax.set_title({"pair_acc": "pairwise accuracy (test)", "spearman": "pointwise Spearman (test)"}[metric])
-        ax.set_ylim(0, 1)
+        ax.set_ylim(0 if metric == "pair_acc" else -0.5, 1)
         ax.axhline(0.5 if metric == "pair_acc" else 0.0, color="k", lw=0.5, ls=":")
     axes[0].legend(fontsize=8)
     fig.tight_layout()
