@@ -201,7 +201,7 @@ def plot_scatter(metrics: dict[str, Any], path: Path) -> Path:
         rho = m.get("spearman")
         ax.set_title(f"{task.replace('_', ' ')}\nSpearman {'–' if rho is None else f'{rho:.2f}'}", fontsize=9)
         ax.set_xlabel("oracle score")
-    axes[0].set_ylabel("judge score (expected)")
+    axes[0].set_ylabel("judge score")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
