@@ -140,7 +140,7 @@ def score(rows: list[dict[str, Any]], records_path: Path) -> dict[str, Any]:
 
 def _oracle_scores(rows: list[dict[str, Any]], records_path: Path) -> dict[str, float]:
     """The oracle's score of every pointwise record, read from the media's pixels."""
-    from unireward.data.records import read_records
+    from unireward.records import read_records
     from unireward.synth import Oracle
 
     wanted = {r["id"] for r in rows if r["form"] == "point"}
@@ -210,7 +210,7 @@ def plot_scatter(metrics: dict[str, Any], path: Path) -> Path:
 
 def draw_examples(records_path: Path, rows: list[dict[str, Any]], folder: Path, k: int) -> list[dict[str, Any]]:
     """Pictures of the first `k` pairwise records (one task after another) with the judge's verdict."""
-    from unireward.data.records import read_records
+    from unireward.records import read_records
 
     folder.mkdir(parents=True, exist_ok=True)
     by_id = {r["id"]: r for r in rows}
@@ -239,7 +239,7 @@ def _round_robin(records: list, k: int) -> list:
 
 
 def _frames(media: dict[str, Any], base: Path, n: int = 8) -> list:
-    from unireward.data.records import media_source
+    from unireward.records import media_source
     from unireward.media import load_image, load_video
 
     src = media_source(media, base)

@@ -24,7 +24,7 @@ from unireward.bench.pipeline import prepare
 from unireward.bench.sources import BenchDataError, MissingMediaError, convert, get_benchmark, list_benchmarks
 from unireward.bench.sources.genai_bench import url_candidates
 from unireward.bench.sources.vl_rewardbench import category_of, subset_of
-from unireward.data.records import read_records
+from unireward.records import read_records
 from unireward.media import load_image, load_video
 from unireward.tasks import Task
 

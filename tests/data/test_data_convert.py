@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from unireward.data.cli import app
 from unireward.data.convert import convert
-from unireward.data.records import read_records
+from unireward.records import read_records
 from unireward.data.sources import common, get_adapter, list_sources
 from unireward.data.sources.common import SourceError, iter_json_list
 

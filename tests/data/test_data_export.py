@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from unireward.data.cli import app
 from unireward.data.export import ExportError, build, load_trl_dataset, target_answer, template_for
-from unireward.data.records import Record, read_records
+from unireward.records import Record, read_records
 from unireward.tasks import Form, Score, Task, Verdict
 from unireward.templates import list_templates, parse_answer
 from unireward.templates.video_generation import FEEDBACK_DIMS

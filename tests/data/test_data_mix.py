@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from unireward.data.mix import Entry, Recipe, RecipeError, iter_mixture, select, swapped
-from unireward.data.records import Record, write_records
+from unireward.records import Record, write_records
 from unireward.tasks import Form, Task
 
 

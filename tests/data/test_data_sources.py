@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from data_fixtures import image_bytes
 
-from unireward.data.records import read_records
+from unireward.records import read_records
 from unireward.data.sources.common import pair_order
 from unireward.media import load_image
 from unireward.tasks import Form, Task

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from tests.conftest import random_image
 from unireward.cli import app
-from unireward.data.records import Record, write_records
+from unireward.records import Record, write_records
 
 
 runner = CliRunner()

@@ -5,7 +5,7 @@ import json
 from typer.testing import CliRunner
 
 from unireward.cli import app
-from unireward.data.records import read_records
+from unireward.records import read_records
 
 
 def test_synth_build_cli(tmp_path):

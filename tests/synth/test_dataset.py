@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from unireward.data.records import read_records
+from unireward.records import read_records
 from unireward.synth import Oracle, build_dataset
 from unireward.tasks import Form, Task
 

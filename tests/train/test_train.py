@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from tests.train.conftest import cpu_config
-from unireward.data.records import read_records
+from unireward.records import read_records
 from unireward.tasks import Form
 
 

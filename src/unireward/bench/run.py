@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from unireward.data.records import JsonlWriter, Record, completed_ids
+from unireward.records import JsonlWriter, Record, completed_ids
 
 
 SWAP_MODES = ("seeded", "both")

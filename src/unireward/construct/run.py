@@ -234,7 +234,7 @@ def commit(job: Job, ctx: PromptContext, d: Decision, writers: dict[str, Any]) -
 
 
 def _writers(job: Job):
-    from unireward.data.records import JsonlWriter
+    from unireward.records import JsonlWriter
 
     return {"kept": JsonlWriter(job.out / PAIRS_FILE), "dropped": JsonlWriter(job.out / DROPPED_FILE)}
 

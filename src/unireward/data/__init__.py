@@ -1,6 +1,6 @@
 """The unified preference dataset: records, source adapters, recipes, training exports, stats.
 
-- `records`: the unified record (one JSON object per line) shared by data, bench and construct.
+- the unified record itself lives in `unireward.records` (shared by data, bench, construct, judge run).
 - `sources`: one adapter per public source; `convert.convert` runs one (``unireward data convert``).
 - `mix`: recipes selecting and mixing converted sources; `export.build` writes SFT conversations
   (``unireward data build``), with `export.target_answer` the single definition of training targets.

@@ -72,7 +72,7 @@ def stats(
     plot: Optional[Path] = typer.Option(None, help="Where to write the PNG (default: stats.png beside the records)."),
 ) -> None:
     """Counts per task, form, source and label (winner balance, score histograms), and a plot."""
-    from unireward.data.records import RecordError
+    from unireward.records import RecordError
     from unireward.data.stats import main_json
 
     try:

@@ -24,7 +24,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from unireward.data.records import JsonlWriter, Record, RecordError
+from unireward.records import JsonlWriter, Record, RecordError
 from unireward.data.sources import get_adapter
 from unireward.data.sources.common import MediaStore, Row, RowError
 from unireward.media import MediaError, MissingMediaError

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from unireward.data.mix import Recipe, iter_mixture, select
-from unireward.data.records import JsonlWriter, Record, RecordError
+from unireward.records import JsonlWriter, Record, RecordError
 from unireward.data.sources.common import MediaStore
 from unireward.media import MediaError, load_video, uniform_indices
 from unireward.tasks import Form

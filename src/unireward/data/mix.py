@@ -37,7 +37,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from unireward.data.records import Record
+from unireward.records import Record
 from unireward.tasks import Form, Task
 
 

@@ -13,7 +13,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-from unireward.data.records import read_records
+from unireward.records import read_records
 
 
 BINS = 10

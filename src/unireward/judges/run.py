@@ -13,7 +13,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from unireward.data.records import JsonlWriter, Record, completed_ids, read_records
+from unireward.records import JsonlWriter, Record, completed_ids, read_records
 from unireward.tasks import Form, Score, Verdict
 
 

@@ -25,7 +25,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from unireward.data.records import Record, write_records
+from unireward.records import Record, write_records
 from unireward.media import write_video
 from unireward.synth.generate import SPLIT_FRACTIONS, TASK_SHORT, Sample, make_sample
 from unireward.synth.render import render_clip, render_scene

@@ -25,7 +25,11 @@ class Template:
     marker: the verdict is read after the last occurrence of this text (e.g. "Overall Judgment").
     scale: the native scale of the overall score; dims/dim_scale: per-dimension scores.
     logprob_prefixes: assistant prefixes for logprob mode, one per value read ({"": ...} for one overall
-        value). None when the format cannot be read in one step (reasoning first, or relative scores).
+        value). None when the format cannot be read in one step (the trained answer writes other lines
+        first: reasoning, dimension lines, or relative scores).
+    decimals: digits after the decimal point that the trained answers carry (EvalMuse means, 2.0 floats);
+        logprob mode reads the expected value over that grid, not over the integers only.
+    num_frames: frames per video the checkpoint family was trained with (None: the judge's default).
     """
 
     task: Task
@@ -40,6 +44,8 @@ class Template:
     dim_scale: tuple[float, float] | None = None
     logprob_prefixes: dict[str, str] | None = None
     max_new_tokens: int = 512
+    decimals: int = 0
+    num_frames: int | None = None
 
     def render(
         self,

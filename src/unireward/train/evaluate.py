@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from unireward.data.records import Record, read_records
+from unireward.records import Record, read_records
 from unireward.judges.hf import HFJudge
 from unireward.tasks import Form
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from unireward.bench.sources._common import BenchDataError, LoadContext, MissingMediaError
-from unireward.data.records import Record, RecordError, write_records
+from unireward.records import Record, RecordError, write_records
 
 
 __all__ = ["BENCHMARKS", "Benchmark", "BenchDataError", "ConversionResult", "LoadContext", "MissingMediaError",

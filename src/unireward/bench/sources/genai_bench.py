@@ -32,7 +32,7 @@ from unireward.bench.sources._common import (
     find_files,
     parquet_rows,
 )
-from unireward.data.records import Record
+from unireward.records import Record
 from unireward.tasks import Form, Task
 
 

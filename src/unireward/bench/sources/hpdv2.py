@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from unireward.bench.sources._common import BenchDataError, LoadContext, MissingMediaError, existing_file, find_files
-from unireward.data.records import Record
+from unireward.records import Record
 from unireward.tasks import Form, Task
 
 

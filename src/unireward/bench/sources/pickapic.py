@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from unireward.bench.sources._common import BenchDataError, LoadContext, check_columns, find_files, parquet_rows
-from unireward.data.records import Record
+from unireward.records import Record
 from unireward.tasks import Form, Task
 
 

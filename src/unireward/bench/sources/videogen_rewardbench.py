@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from unireward.bench.sources._common import BenchDataError, LoadContext, existing_file, find_files
-from unireward.data.records import Record
+from unireward.records import Record
 from unireward.tasks import Form, Task
 
 

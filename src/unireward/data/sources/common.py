@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from unireward.data.records import Record
+from unireward.records import Record
 
 # The media writer is shared with the benchmark loaders and the exports; re-exported for the adapters.
 from unireward.media_store import MediaStore

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from unireward.data.records import Record
+from unireward.records import Record
 from unireward.data.sources.common import (
     Adapter,
     MediaStore,

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from itertools import combinations
 from pathlib import Path
 
-from unireward.data.records import Record
+from unireward.records import Record
 from unireward.data.sources.common import (
     Adapter,
     MediaStore,

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from unireward.data.records import Record
+from unireward.records import Record
 from unireward.data.sources.common import Adapter, MediaStore, Row, RowError, json_list_rows, need, need_text
 from unireward.tasks import Form, Task
 

@@ -26,7 +26,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from unireward.data.records import Record
+from unireward.records import Record
 from unireward.data.sources.common import (
     Adapter,
     MediaStore,

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from unireward.data.records import Record
+from unireward.records import Record
 from unireward.data.sources.common import (
     Adapter,
     MediaStore,
