@@ -29,10 +29,11 @@ RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
 
 
 class OpenAIJudge(Judge):
+    default_batch_size = 64  # requests are concurrent: larger batches keep the server busy
+
     def __init__(self, base_url: str, model: str, api_key: str = "EMPTY", concurrency: int = 16,
                  timeout: float = 120.0, max_retries: int = 6, backoff: float = 0.5, top_logprobs: int = 20,
                  image_format: str = "JPEG", **judge_kwargs: Any):
-        judge_kwargs.setdefault("batch_size", 64)
         super().__init__(**judge_kwargs)
         self.base_url, self.model, self.api_key = base_url.rstrip("/"), model, api_key
         self.concurrency, self.timeout, self.max_retries, self.backoff = concurrency, timeout, max_retries, backoff
