@@ -109,3 +109,61 @@ def test_content_hash_is_stable_and_content_based(media_dir, tmp_path):
     assert content_hash(frames) == content_hash(list(frames)) != content_hash(frames[::-1])
     with pytest.raises(MediaError, match="file not found"):
         content_hash(tmp_path / "nope.png")
+
+
+def _png(img: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_16_bit_greyscale_is_scaled_not_clipped_to_white():
+    grey = np.array([[0, 257, 32896], [51400, 65280, 65535]], dtype=np.uint16)  # 8-bit 0, 1, 128, 200, 254, 255
+    want = np.array([[0, 1, 128], [200, 254, 255]], dtype=np.uint8)
+    for src in (_png(Image.fromarray(grey)),  # a 16-bit PNG opens as I;16
+                Image.frombytes("I;16B", (3, 2), grey.astype(">u2").tobytes()),
+                Image.fromarray(grey.astype(np.int32)),  # mode I (older Pillows open 16-bit PNGs so)
+                np.repeat(grey[..., None], 3, axis=2)):  # a uint16 array
+        out = load_image(src)
+        assert out.mode == "RGB"
+        assert np.array_equal(np.asarray(out)[..., 0], want) and np.array_equal(np.asarray(out)[..., 2], want)
+    assert np.asarray(load_image(Image.fromarray(np.array([[-5, 70000]], np.int32))))[0, :, 0].tolist() == [0, 255]
+
+
+def test_transparency_is_composited_on_white():
+    rgba = np.zeros((1, 3, 4), np.uint8)
+    rgba[0, :, :3] = (200, 0, 0)  # red everywhere, with alpha 255, 0 and 128
+    rgba[0, :, 3] = (255, 0, 128)
+    want = [[200, 0, 0], [255, 255, 255], [227, 127, 127]]  # a = 128/255: 200a + 255(1 - a) = 227.4
+    for src in (_png(Image.fromarray(rgba, "RGBA")), rgba):
+        assert np.asarray(load_image(src))[0].tolist() == want
+    la = Image.fromarray(np.array([[[40, 255], [40, 0]]], np.uint8), "LA")
+    assert np.asarray(load_image(la))[0].tolist() == [[40, 40, 40], [255, 255, 255]]
+    pal = Image.new("P", (2, 1))
+    pal.putpalette([0, 0, 0, 0, 0, 255])  # index 0 black (transparent), index 1 blue
+    pal.putpixel((1, 0), 1)
+    pal.info["transparency"] = 0
+    assert np.asarray(load_image(Image.open(io.BytesIO(_png(pal)))))[0].tolist() == [[255, 255, 255], [0, 0, 255]]
+    assert media.BACKGROUND == (255, 255, 255)
+    assert np.asarray(media.to_rgb(la, background=(0, 0, 0)))[0].tolist() == [[40, 40, 40], [0, 0, 0]]
+
+
+def test_out_of_range_arrays_are_refused():
+    with pytest.raises(MediaError, match=r"values must lie in 0..255"):
+        load_image(np.full((2, 2, 3), 300, np.int64), name="arr")
+    assert np.asarray(load_image(np.full((2, 2, 3), 9, np.int64)))[0, 0].tolist() == [9, 9, 9]
+
+
+def test_video_alpha_plane_is_composited(tmp_path):
+    import av
+
+    path = tmp_path / "alpha.mov"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("png", rate=8)
+        stream.width, stream.height, stream.pix_fmt = 4, 2, "rgba"
+        a = np.zeros((2, 4, 4), np.uint8)
+        a[..., 0], a[:, :2, 3] = 200, 255  # red; the right half fully transparent
+        for packet in [*stream.encode(av.VideoFrame.from_ndarray(a, format="rgba")), *stream.encode()]:
+            container.mux(packet)
+    frame = np.asarray(load_video(path, num_frames=1)[0])
+    assert frame[0].tolist() == [[200, 0, 0], [200, 0, 0], [255, 255, 255], [255, 255, 255]]

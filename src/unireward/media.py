@@ -8,6 +8,11 @@ Design choices a user will notice:
   feeding fewer.
 - Images larger than `max_pixels` are downscaled (aspect ratio kept) to the judge's pixel budget; images
   whose header declares more than `MAX_DECODE_PIXELS` are refused before decoding (decompression bombs).
+- Transparent pixels (RGBA, LA, PA, palette or colour-key transparency, video frames with an alpha plane) are
+  composited on `BACKGROUND` (white), never reduced to the colours hidden under them.
+- 16-bit and 32-bit integer images (PIL modes ``I;16*`` and ``I``: 16-bit greyscale PNGs and TIFFs) and
+  ``uint16`` arrays are scaled from the 16-bit range to 8 bits (v / 257, rounded: 65535 -> 255), not clipped
+  at 255 (which turns them white); ``I`` values outside 0..65535 are clipped to it.
 - Every failure raises `MediaError` naming the file (or "<bytes>", "<frame 3>").
 """
 
@@ -29,6 +34,8 @@ VideoLike = Union[str, Path, Sequence[ImageLike]]
 
 MAX_DECODE_PIXELS = 64_000_000  # refuse to decode anything declaring more (PIL's own bomb limit is ~179M)
 DEFAULT_FRAMES = 8
+BACKGROUND = (255, 255, 255)  # what transparent pixels are composited on
+_WIDE_INT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
 
 
 class MediaError(ValueError):
@@ -53,17 +60,45 @@ def load_image(src: ImageLike, max_pixels: int | None = None, name: str | None =
     if isinstance(src, Image.Image):
         img = src
     elif isinstance(src, np.ndarray):
-        if src.ndim != 3 or src.shape[-1] not in (3, 4):
-            raise MediaError(f"{name}: expected an HxWx3 array, got shape {src.shape}")
-        img = Image.fromarray(src.astype(np.uint8))
+        img = _from_array(src, name)
     else:
-        img = _open_encoded(src, name)
-    if img.mode != "RGB":
-        img = img.convert("RGB")
+        img = open_image(src, name)
+    img = to_rgb(img)
     return resize_to_budget(img, max_pixels) if max_pixels else img
 
 
-def _open_encoded(src: str | Path | bytes, name: str) -> Image.Image:
+def to_rgb(img: Image.Image, background: tuple[int, int, int] = BACKGROUND) -> Image.Image:
+    """An 8-bit RGB copy of `img`: wide integer modes scaled to 8 bits, transparency composited on `background`."""
+    if img.mode in _WIDE_INT_MODES:
+        img = Image.fromarray(_scale16(np.asarray(img)), "L")
+    if img.mode == "RGB" and "transparency" not in img.info:
+        return img
+    if img.has_transparency_data:
+        canvas = Image.new("RGBA", img.size, (*background, 255))
+        return Image.alpha_composite(canvas, img.convert("RGBA")).convert("RGB")
+    return img.convert("RGB")
+
+
+def _scale16(a: np.ndarray) -> np.ndarray:
+    """Values in the 16-bit range (clipped to it) to uint8, 65535 -> 255."""
+    return np.rint(np.clip(a.astype(np.float64), 0, 65535) / 257).astype(np.uint8)
+
+
+def _from_array(a: np.ndarray, name: str) -> Image.Image:
+    if a.ndim != 3 or a.shape[-1] not in (3, 4):
+        raise MediaError(f"{name}: expected an HxWx3 or HxWx4 array, got shape {a.shape}")
+    if a.dtype == np.uint16:
+        a = _scale16(a)
+    elif a.dtype != np.uint8:
+        if a.size and (a.min() < 0 or a.max() > 255):
+            raise MediaError(f"{name}: {a.dtype} array values must lie in 0..255 (or pass uint16 for 16 bits), "
+                             f"got {a.min()}..{a.max()}")
+        a = a.astype(np.uint8)
+    return Image.fromarray(a, "RGB" if a.shape[-1] == 3 else "RGBA")
+
+
+def open_image(src: str | Path | bytes, name: str) -> Image.Image:
+    """Open and fully decode an encoded image (file or bytes) in its own mode, refusing decompression bombs."""
     if isinstance(src, (str, Path)):
         if not Path(src).is_file():
             raise MissingMediaError(f"{name}: file not found")
@@ -138,7 +173,7 @@ def _decode_video(path: Path, num_frames: int, name: str) -> list[Image.Image]:
         with av.open(str(path)) as container:
             for i, frame in enumerate(container.decode(video=0)):
                 if i in wanted:
-                    picked[i] = frame.to_image()
+                    picked[i] = _frame_image(frame)
                 if i >= wanted[-1]:
                     break
     except MediaError:
@@ -149,6 +184,13 @@ def _decode_video(path: Path, num_frames: int, name: str) -> list[Image.Image]:
         raise MediaError(f"{name}: video has no decodable frames")
     last = max(picked)  # a truncated file may hold fewer frames than its header says
     return [picked.get(i, picked[last]) if i <= last else picked[last] for i in wanted]
+
+
+def _frame_image(frame) -> Image.Image:
+    """A decoded PyAV frame as RGB; an alpha plane (yuva420p, rgba, ...) is composited, not dropped."""
+    if any(c.is_alpha for c in frame.format.components):
+        return to_rgb(Image.fromarray(frame.to_ndarray(format="rgba"), "RGBA"))
+    return frame.to_image()  # swscale converts any bit depth and colour space to rgb24
 
 
 def content_hash(item: ImageLike | VideoLike) -> str:

@@ -17,7 +17,7 @@ import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
-from unireward.media import MediaError, MissingMediaError, _open_encoded, content_hash
+from unireward.media import MediaError, MissingMediaError, content_hash, open_image
 
 
 def existing_file(path: Path, name: str) -> Path:
@@ -38,7 +38,7 @@ def _sniff(head: bytes) -> str | None:
 
 def check_image(data: bytes, name: str) -> str:
     """Decode `data` fully (truncated, corrupt or oversized images fail here) and return its file extension."""
-    img = _open_encoded(data, name)
+    img = open_image(data, name)
     return _FORMAT_EXT.get(img.format or "", f".{(img.format or 'img').lower()}")
 
 
