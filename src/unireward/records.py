@@ -56,7 +56,7 @@ class Record:
                 "rationale": self.rationale, "meta": self.meta}
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), ensure_ascii=False)
+        return json_line(self.to_dict())
 
     @classmethod
     def from_dict(cls, d: Any, where: str = "record") -> Record:
@@ -65,6 +65,8 @@ class Record:
         for key in ("id", "task", "form", "candidates"):
             if key not in d:
                 raise RecordError(f"{where}: missing field '{key}'")
+        if isinstance(d["id"], bool) or not isinstance(d["id"], (str, int)) or str(d["id"]).strip() == "":
+            raise RecordError(f"{where}: field 'id' must be a non-empty string (or an integer), got {d['id']!r}")
         where = f"{where} (id {d['id']!r})"
         try:
             task, form = Task.parse(d["task"]), Form.parse(d["form"])
@@ -109,7 +111,8 @@ class Record:
                 raise RecordError(f"{where}: label.winner must be one of {list(WINNERS)}, got {lab.get('winner')!r}")
             return
         score, scale = lab.get("score"), lab.get("scale")
-        if score is not None and (not isinstance(score, (int, float)) or math.isnan(score)):
+        if score is not None and (isinstance(score, bool) or not isinstance(score, (int, float))
+                                  or not math.isfinite(score)):
             raise RecordError(f"{where}: label.score must be a number, got {score!r}")
         if scale is not None:
             if not (isinstance(scale, list) and len(scale) == 2 and scale[0] < scale[1]):
@@ -193,8 +196,7 @@ class JsonlWriter:
         self._f = open(self.path, mode, encoding="utf-8")
 
     def write(self, obj: dict[str, Any] | Record) -> None:
-        line = obj.to_json() if isinstance(obj, Record) else json.dumps(obj, ensure_ascii=False)
-        self._f.write(line + "\n")
+        self._f.write(json_line(obj.to_dict() if isinstance(obj, Record) else obj) + "\n")
         self._f.flush()
 
     def close(self) -> None:
@@ -216,6 +218,39 @@ def write_records(path: str | Path, records: Iterable[Record]) -> int:
     return n
 
 
+def json_line(obj: Any) -> str:
+    """One line of standard JSON. NaN and infinities are not JSON: they raise, naming the field, instead of
+    being written as ``NaN``/``Infinity`` that other readers reject."""
+    try:
+        return json.dumps(obj, ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        raise ValueError(f"cannot write a non-finite number as JSON (field {_non_finite(obj) or '?'})") from None
+
+
+def _non_finite(obj: Any, path: str = "") -> str | None:
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return path or "value"
+    items = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, (list, tuple)) else ()
+    for k, v in items:
+        found = _non_finite(v, f"{path}.{k}" if path else str(k))
+        if found:
+            return found
+    return None
+
+
+def repair_jsonl(path: str | Path) -> bool:
+    """Cut a partial last line (no newline) left by a killed job; True if something was cut."""
+    path = Path(path)
+    data = path.read_bytes() if path.exists() else b""
+    if not data or data.endswith(b"\n"):
+        return False
+    with open(path, "r+b") as f:
+        f.truncate(data.rfind(b"\n") + 1)
+        f.flush()
+        os.fsync(f.fileno())
+    return True
+
+
 def completed_ids(path: str | Path, key: str = "id") -> set[str]:
     """Ids already written to a JSONL output, after cutting a partial last line left by a killed job.
 
@@ -224,16 +259,80 @@ def completed_ids(path: str | Path, key: str = "id") -> set[str]:
     path = Path(path)
     if not path.exists():
         return set()
-    data = path.read_bytes()
-    if data and not data.endswith(b"\n"):
-        cut = data.rfind(b"\n") + 1
-        with open(path, "r+b") as f:
-            f.truncate(cut)
-            f.flush()
-            os.fsync(f.fileno())
-        data = data[:cut]
+    repair_jsonl(path)
     ids = set()
-    for line in data.decode("utf-8").splitlines():
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if line.strip():
-            ids.add(str(json.loads(line)[key]))
+            try:
+                ids.add(str(json.loads(line)[key]))
+            except (json.JSONDecodeError, KeyError, TypeError):
+                raise RecordError(f"{path}:{lineno}: not a JSON row with {key!r}") from None
     return ids
+
+
+# ---------------------------------------------------------------------- prediction rows
+FLIP = {"A": "B", "B": "A", "tie": "tie"}
+_META_FIELDS = ("category", "subset", "vote_type", "group")
+
+
+def prediction_row(record: Record, result: Any, row_id: str | None = None, swapped: bool = False) -> dict[str, Any]:
+    """One line of a predictions file, the schema `judge run`, `bench run` and `bench score` share.
+
+    Ids and order: ``id`` (the record id, ``~swapped`` for the second order of ``--swap both``),
+    ``record_id``, ``task``, ``form``, ``source``, ``swapped``. The label as shown: pairs ``label`` (the
+    winner, flipped when shown swapped), human per-dimension winners ``dims``; points ``label_score``,
+    ``label_scale``. Benchmark fields from ``meta``: category, subset, vote_type, group, members, ranks.
+    The judge: pairs ``pred``, ``prob_a``, ``margin`` (2·prob_a − 1), ``probs``, ``pred_dims`` (2.0 shares),
+    ``swapped_pred`` (a swap judge's other order); points ``score``, ``scale``, ``normalized``,
+    ``pred_dims`` (per-dimension scores). Always ``text`` and ``error``; ``failed: true`` when no answer
+    was produced (judged again on resume). The run adds ``judge``, ``mode``, ``family`` and ``swap``.
+    """
+    row = shown_row(record, row_id, swapped)
+    if record.form == Form.PAIR:
+        prob_a = getattr(result, "prob_a", None)
+        winner = getattr(result, "winner", None)
+        row.update(pred=winner if winner in FLIP else None, prob_a=prob_a,
+                   margin=None if prob_a is None else 2.0 * float(prob_a) - 1.0, probs=getattr(result, "probs", None),
+                   pred_dims=getattr(result, "dims", None) or None)
+        other = getattr(result, "swapped", None)
+        if other is not None:
+            row["swapped_pred"] = other.winner
+        produced = row["pred"] is not None
+    else:
+        value = getattr(result, "value", None)
+        row.update(score=value, scale=list(result.scale) if getattr(result, "scale", None) else None,
+                   normalized=getattr(result, "normalized", None), pred_dims=getattr(result, "dims", None) or None)
+        produced = value is not None
+    text, error = getattr(result, "text", "") or "", getattr(result, "error", None)
+    row.update(text=text, error=error)
+    if not produced and error and not text:
+        row["failed"] = True  # no answer was produced (unreadable media, a crash): judged again on resume
+    return row
+
+
+def failed_row(record: Record, row_id: str, swapped: bool, error: str) -> dict[str, Any]:
+    """The row of an item for which no answer was produced."""
+    empty = {"pred": None, "prob_a": None, "margin": None, "probs": None} if record.form == Form.PAIR \
+        else {"score": None, "scale": None, "normalized": None}
+    return shown_row(record, row_id, swapped) | empty | {"text": "", "error": error, "failed": True}
+
+
+def shown_row(record: Record, row_id: str | None, swapped: bool) -> dict[str, Any]:
+    """The judge-independent part of a row: ids, order, and the label as shown."""
+    row: dict[str, Any] = {"id": row_id or record.id, "record_id": record.id, "task": record.task.value,
+                           "form": record.form.value, "source": record.source, "swapped": swapped}
+    meta, label = record.meta, record.label or {}
+    if record.form == Form.PAIR:
+        winner = label.get("winner")
+        row["label"] = FLIP[winner] if swapped and winner else winner
+    else:
+        row.update(label_score=label.get("score"), label_scale=label.get("scale"))
+    for key in _META_FIELDS:
+        if meta.get(key) is not None:
+            row[key] = meta[key]
+    if meta.get("dims"):
+        row["dims"] = {d: FLIP.get(v, v) if swapped else v for d, v in meta["dims"].items()}
+    for key in ("members", "ranks"):
+        if meta.get(key) is not None:
+            row[key] = list(reversed(meta[key])) if swapped else meta[key]
+    return row

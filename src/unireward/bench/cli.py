@@ -12,6 +12,20 @@ from typing import Optional
 
 import typer
 
+from unireward.judges.options import (
+    BatchSize,
+    Device,
+    Dtype,
+    Family,
+    MaxNewTokens,
+    MaxPromptTokens,
+    Mode,
+    Model,
+    NumFrames,
+    judge_config,
+    load,
+)
+
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -57,32 +71,26 @@ def prepare(bench: str = typer.Argument(..., help="Benchmark name (see `unirewar
 
 @app.command()
 def run(bench: str = typer.Argument(..., help="Benchmark name (see `unireward bench list`)."),
-        data: Path = _DATA,
-        model: str = typer.Option(..., "--model", "-m", help="Preset, hub id, local folder or openai://HOST:PORT/M."),
-        output: Path = _OUT, limit: Optional[int] = _LIMIT,
-        mode: str = typer.Option("generate", "--mode", help="generate (free text, as upstream) or logprob."),
+        data: Path = _DATA, model: Model = ..., output: Path = _OUT, limit: Optional[int] = _LIMIT,
+        mode: Mode = "generate",
         swap: str = typer.Option("seeded", "--swap", help="seeded: one seeded random order per pair; both: both."),
         seed: int = typer.Option(0, "--seed", help="Seed of the presentation order."),
         split: Optional[str] = _SPLIT, media_root: Optional[Path] = _MEDIA, allow_missing: bool = _MISSING,
-        batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1,
-                                     help="Pairs per judge call (default: the backend's, hf 8, openai 64)."),
-        family: Optional[str] = typer.Option(None, "--family", help="Prompt family (default: the model's)."),
-        max_new_tokens: Optional[int] = typer.Option(None, "--max-new-tokens"),
-        device: Optional[str] = typer.Option(None, "--device"),
-        dtype: Optional[str] = typer.Option(None, "--dtype", help="auto (default), float32, bfloat16, float16."),
-        ) -> None:
+        batch_size: BatchSize = None, family: Family = None, max_new_tokens: MaxNewTokens = None,
+        num_frames: NumFrames = None, max_prompt_tokens: MaxPromptTokens = None, device: Device = None,
+        dtype: Dtype = None) -> None:
     """Judge a benchmark: OUTPUT/predictions.jsonl (resumable), metrics.json and report.md."""
     from tqdm import tqdm
 
-    import unireward as ur
     from unireward.bench import pipeline
-    from unireward.bench.run import SWAP_MODES
     from unireward.bench.sources import get_benchmark
+    from unireward.predict import ORDERS
 
-    if swap not in SWAP_MODES:
-        _fail(ValueError(f"--swap must be one of {', '.join(SWAP_MODES)}, got {swap!r}"))
-    if mode not in ("generate", "logprob"):
-        _fail(ValueError(f"--mode must be generate or logprob, got {mode!r}"))
+    if swap not in ORDERS[1:]:
+        _fail(ValueError(f"--swap must be one of {', '.join(ORDERS[1:])}, got {swap!r}"))
+    # the presentation order is ours (--swap), so the judge itself never swaps
+    config = judge_config(mode=mode, swap=False, family=family, batch_size=batch_size, max_new_tokens=max_new_tokens,
+                          num_frames=num_frames, max_prompt_tokens=max_prompt_tokens, device=device, dtype=dtype)
     try:
         split = split or get_benchmark(bench).default_split
         settings = {"bench": bench, "split": split, "model": model, "mode": mode, "swap": swap, "seed": seed,
@@ -92,27 +100,17 @@ def run(bench: str = typer.Argument(..., help="Benchmark name (see `unireward be
                                 allow_missing=allow_missing)
     except (ValueError, FileNotFoundError, ImportError) as e:
         _fail(e)
-    try:
-        judge = ur.load_judge(model, **_judge_kwargs(model, mode, batch_size, family, max_new_tokens, device, dtype))
-    except (ValueError, OSError, ImportError) as e:
-        _fail(e)
+    judge = load(model, config)
     total = len(conv.records) * (2 if swap == "both" else 1)
     with tqdm(total=total, desc=f"{bench} ({model})", unit="pair") as bar:
-        metrics = pipeline.run_benchmark(judge, bench, data, output, split=split, limit=limit, swap=swap, seed=seed,
-                                         batch_size=batch_size or getattr(judge, "batch_size", 8),
-                                         settings=settings, converted=conv, progress=bar.update)
+        try:
+            metrics = pipeline.run_benchmark(judge, bench, data, output, split=split, limit=limit, swap=swap,
+                                             seed=seed, batch_size=judge.batch_size, settings=settings,
+                                             converted=conv, progress=bar.update)
+        except ValueError as e:  # PredictionError: a predictions file made by another judge, or not ours
+            _fail(e)
     typer.echo(json.dumps(_summary(metrics), indent=2))
     typer.echo(f"report: {output / 'report.md'}")
-
-
-def _judge_kwargs(model: str, mode: str, batch_size: int | None, family: str | None, max_new_tokens: int | None,
-                  device: str | None, dtype: str | None) -> dict:
-    """`load_judge` options; the order randomisation is ours, so the judge itself never swaps."""
-    kw = {"mode": mode, "swap": False, "max_new_tokens": max_new_tokens}
-    extra = {"family": family, "batch_size": batch_size}
-    if not model.startswith("openai"):
-        extra |= {"device": device, "dtype": dtype}
-    return kw | {k: v for k, v in extra.items() if v is not None}
 
 
 def _summary(m: dict) -> dict:
@@ -121,15 +119,17 @@ def _summary(m: dict) -> dict:
 
 
 @app.command()
-def score(predictions: Path = typer.Argument(..., help="A predictions.jsonl (id, label, pred[, margin, category])."),
+def score(predictions: Path = typer.Argument(..., help="A predictions.jsonl (id, label, pred[, margin, category]), or "
+                                                           "the output folder that holds it."),
           seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap intervals."),
           n_boot: int = typer.Option(1000, "--n-boot", min=10, help="Bootstrap resamples.")) -> None:
     """Recompute the metrics from a predictions file and print them as JSON."""
     from unireward.bench.metrics import compute_metrics
-    from unireward.bench.run import read_predictions
+    from unireward.predict import latest_rows, read_predictions
 
     try:
-        metrics = compute_metrics(read_predictions(predictions), n_boot=n_boot, seed=seed)
+        metrics = compute_metrics(latest_rows(read_predictions(predictions), str(predictions)), n_boot=n_boot,
+                                  seed=seed)
     except (ValueError, FileNotFoundError) as e:
         _fail(e)
     typer.echo(json.dumps(metrics, indent=2))

@@ -24,8 +24,8 @@ from typing import Any
 
 from unireward.bench.metrics import N_BOOT, compute_metrics
 from unireward.bench.report import write_report
-from unireward.bench.run import PairJudge, read_predictions, run_judge
 from unireward.bench.sources import ConversionResult, MissingMediaError, convert
+from unireward.predict import latest_rows, predict, read_predictions
 
 
 SETTINGS_CHECKED = ("bench", "split", "model", "mode", "swap", "seed", "family")
@@ -70,7 +70,7 @@ def check_settings(out_dir: str | Path, settings: dict[str, Any]) -> None:
     path.write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
 
 
-def run_benchmark(judge: PairJudge, bench: str, data: str | Path, out_dir: str | Path, *,
+def run_benchmark(judge: Any, bench: str, data: str | Path, out_dir: str | Path, *,
                   split: str | None = None, media_root: str | Path | None = None, limit: int | None = None,
                   swap: str = "seeded", seed: int = 0, batch_size: int = 8, allow_missing: bool = False,
                   settings: dict[str, Any] | None = None, n_boot: int = N_BOOT,
@@ -80,12 +80,12 @@ def run_benchmark(judge: PairJudge, bench: str, data: str | Path, out_dir: str |
     out_dir = Path(out_dir)
     conv = converted or prepare(bench, data, out_dir, split=split, media_root=media_root, limit=limit,
                                 allow_missing=allow_missing)
-    stats = run_judge(judge, conv.records, out_dir / "predictions.jsonl", base=out_dir, swap=swap, seed=seed,
-                      batch_size=batch_size, progress=progress)
+    stats = predict(judge, conv.records, out_dir / "predictions.jsonl", base=out_dir, order=swap, seed=seed,
+                    batch_size=batch_size, progress=progress)
     wanted = {r.id for r in conv.records}
     rows = [r for r in read_predictions(out_dir / "predictions.jsonl") if r.get("record_id", r["id"]) in wanted]
     metrics = compute_metrics(rows, n_boot=n_boot)  # bootstrap seed 0, as `bench score`
-    failed = sum(bool(r.get("failed")) for r in _latest(rows))
+    failed = sum(bool(r.get("failed")) for r in latest_rows(rows))
     run = {**(settings or {}), "bench": bench, "data": str(data), "split": split, "swap": swap, "seed": seed,
            "limit": limit, "records": len(conv.records), "judge": getattr(judge, "name", type(judge).__name__),
            "skipped": [str(e) for e in conv.errors], "filtered": conv.filtered, "failed": failed,
@@ -94,7 +94,3 @@ def run_benchmark(judge: PairJudge, bench: str, data: str | Path, out_dir: str |
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
     write_report(out_dir, metrics, run)
     return metrics
-
-
-def _latest(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return list({str(r["id"]): r for r in rows}.values())

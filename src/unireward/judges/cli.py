@@ -8,25 +8,28 @@ from typing import Annotated, Optional
 
 import typer
 
+from unireward.judges.options import (
+    BatchSize,
+    Device,
+    Dtype,
+    Family,
+    MaxNewTokens,
+    MaxPromptTokens,
+    Mode,
+    Model,
+    NumFrames,
+    Swap,
+    judge_config,
+    load,
+)
+
 
 app = typer.Typer(no_args_is_help=True)
 
-Model = Annotated[str, typer.Option("--model", "-m", help="Preset name, hub id, local folder or openai://HOST:PORT/MODEL.")]
-Mode = Annotated[str, typer.Option(help="generate (free text, then parse) or logprob (one forward pass).")]
-Family = Annotated[Optional[str], typer.Option(help="Prompt family: v1, v1-llava, 2.0, think (default: the model's).")]
+Task = Annotated[str, typer.Option(help="image_generation, image_understanding, video_generation or "
+                                        "video_understanding")]
+Prompt = Annotated[str, typer.Option(help="Caption (generation) or question (understanding).")]
 Media = Annotated[Optional[str], typer.Option(help="The shared image/video for understanding tasks.")]
-
-
-def _load(model: str, mode: str, swap: bool, family: str | None, max_new_tokens: int | None,
-          device: str | None, dtype: str, batch_size: int = 8):
-    import unireward as ur
-
-    kw = dict(mode=mode, swap=swap, batch_size=batch_size, max_new_tokens=max_new_tokens)
-    if family:
-        kw["family"] = family
-    if not model.startswith("openai"):
-        kw.update(device=device, dtype=dtype)
-    return ur.load_judge(model, **kw)
 
 
 def _print(obj: dict) -> None:
@@ -34,17 +37,16 @@ def _print(obj: dict) -> None:
 
 
 @app.command()
-def compare(task: Annotated[str, typer.Option(help="image_generation, image_understanding, video_generation, "
-                                                   "video_understanding")],
-            prompt: Annotated[str, typer.Option(help="Caption (generation) or question (understanding).")],
+def compare(task: Task, prompt: Prompt,
             a: Annotated[str, typer.Option("--a", help="Candidate A: a media path, or an answer text.")],
             b: Annotated[str, typer.Option("--b", help="Candidate B: a media path, or an answer text.")],
-            model: Model, media: Media = None, mode: Mode = "generate",
-            swap: Annotated[bool, typer.Option(help="Judge both orders and combine them.")] = False,
-            family: Family = None, max_new_tokens: Optional[int] = None, device: Optional[str] = None,
-            dtype: str = "auto") -> None:
+            model: Model, media: Media = None, mode: Mode = "generate", swap: Swap = False,
+            family: Family = None, max_new_tokens: MaxNewTokens = None, num_frames: NumFrames = None,
+            device: Device = None, dtype: Dtype = None) -> None:
     """Which of two candidates is better: prints the verdict as JSON."""
-    judge = _load(model, mode, swap, family, max_new_tokens, device, dtype)
+    config = judge_config(mode=mode, swap=swap, family=family, max_new_tokens=max_new_tokens,
+                          num_frames=num_frames, device=device, dtype=dtype)
+    judge = load(model, config)
     v = judge.compare(task, prompt, a, b, media=media)
     _print({"model": judge.name, "family": judge.family, "mode": mode, **v.to_dict()})
     if v.winner is None:
@@ -52,13 +54,15 @@ def compare(task: Annotated[str, typer.Option(help="image_generation, image_unde
 
 
 @app.command()
-def score(task: Annotated[str, typer.Option(help="The task (see compare).")],
-          prompt: Annotated[str, typer.Option(help="Caption (generation) or question (understanding).")],
+def score(task: Task, prompt: Prompt,
           candidate: Annotated[str, typer.Option(help="A media path, or an answer text.")],
           model: Model, media: Media = None, mode: Mode = "generate", family: Family = None,
-          max_new_tokens: Optional[int] = None, device: Optional[str] = None, dtype: str = "auto") -> None:
+          max_new_tokens: MaxNewTokens = None, num_frames: NumFrames = None, device: Device = None,
+          dtype: Dtype = None) -> None:
     """A score for one candidate: prints it as JSON."""
-    judge = _load(model, mode, False, family, max_new_tokens, device, dtype)
+    config = judge_config(mode=mode, family=family, max_new_tokens=max_new_tokens, num_frames=num_frames,
+                          device=device, dtype=dtype)
+    judge = load(model, config)
     s = judge.score(task, prompt, candidate, media=media)
     _print({"model": judge.name, "family": judge.family, "mode": mode, **s.to_dict()})
     if s.value is None:
@@ -68,14 +72,22 @@ def score(task: Annotated[str, typer.Option(help="The task (see compare).")],
 @app.command()
 def run(input: Annotated[Path, typer.Option("--input", "-i", help="Unified records (JSONL).")],
         output: Annotated[Path, typer.Option("--output", "-o", help="Predictions (JSONL); resumed if present.")],
-        model: Model, mode: Mode = "generate", swap: bool = False, family: Family = None,
-        batch_size: int = 8, limit: Optional[int] = None, max_new_tokens: Optional[int] = None,
-        device: Optional[str] = None, dtype: str = "auto") -> None:
+        model: Model, mode: Mode = "generate", swap: Swap = False, family: Family = None,
+        batch_size: BatchSize = None, limit: Annotated[Optional[int], typer.Option(min=1)] = None,
+        max_new_tokens: MaxNewTokens = None, num_frames: NumFrames = None,
+        max_prompt_tokens: MaxPromptTokens = None, device: Device = None, dtype: Dtype = None) -> None:
     """Judge unified records in batches, writing each prediction as it finishes (resumable)."""
-    from unireward.judges.run import judge_records
+    from unireward.predict import PredictionError, predict_file
 
-    judge = _load(model, mode, swap, family, max_new_tokens, device, dtype, batch_size)
-    _print(judge_records(judge, input, output, batch_size=batch_size, limit=limit))
+    config = judge_config(mode=mode, swap=swap, family=family, batch_size=batch_size,
+                          max_new_tokens=max_new_tokens, num_frames=num_frames,
+                          max_prompt_tokens=max_prompt_tokens, device=device, dtype=dtype)
+    judge = load(model, config)
+    try:
+        _print(predict_file(judge, input, output, limit=limit))
+    except (PredictionError, FileNotFoundError, IsADirectoryError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
 
 
 def models() -> None:

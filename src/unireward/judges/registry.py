@@ -13,6 +13,7 @@ A bare name that is none of these raises an error listing the presets.
 from __future__ import annotations
 
 import json
+import os
 import tomllib
 from dataclasses import dataclass
 from functools import cache
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from unireward.judges.base import Judge
+from unireward.judges.config import JudgeConfig, split_options
 
 
 @dataclass(frozen=True)
@@ -48,32 +50,50 @@ def get_preset(name: str) -> Preset | None:
     return next((p for p in _presets().values() if p.hub_id.lower() == key), None)
 
 
-def load_judge(spec: str | Path, **kwargs: Any) -> Judge:
-    """Load a judge; keyword arguments go to the backend (mode, swap, batch_size, family, device, dtype, ...)."""
+def load_judge(spec: str | Path, config: JudgeConfig | None = None, **options: Any) -> Judge:
+    """Load a judge. `config` holds the judge options; keyword `options` override its fields (mode=...,
+    family=...), and the rest go to the backend (api_key=..., concurrency=..., processor_kwargs=...)."""
     spec = str(spec)
+    fields, backend = split_options(options)
+    cfg = (config or JudgeConfig()).merged(**fields)
     if spec.startswith(("openai://", "openai+http://", "openai+https://")):
         from unireward.judges.openai import OpenAIJudge
 
         base_url, model = _parse_openai(spec)
         preset = get_preset(model)
-        kwargs.setdefault("family", preset.family if preset else "v1")
-        return OpenAIJudge(base_url=base_url, model=model, **kwargs)
-    from unireward.judges.hf import HFJudge
-
+        return OpenAIJudge(base_url=base_url, model=model, config=_with_family(cfg, preset and preset.family),
+                           **backend)
     if Path(spec).is_dir():
         meta = Path(spec) / "unireward.json"
-        if meta.is_file() and "family" not in kwargs:
-            kwargs["family"] = json.loads(meta.read_text()).get("family")
-        return HFJudge(spec, **kwargs)
+        family = json.loads(meta.read_text()).get("family") if meta.is_file() else None
+        return _hf(spec, _with_family(cfg, family), backend)
     preset = get_preset(spec)
     if preset is not None:
-        kwargs.setdefault("family", preset.family)
-        return HFJudge(preset.hub_id, **kwargs)
+        return _hf(preset.hub_id, _with_family(cfg, preset.family), backend)
     if "/" in spec:
-        return HFJudge(spec, **kwargs)
+        return _hf(spec, cfg, backend)
     names = ", ".join(p.name for p in list_presets())
     raise ValueError(f"unknown judge {spec!r}: not a folder, a hub id (org/name), openai://HOST:PORT/MODEL, "
                      f"or a preset. Presets: {names}")
+
+
+def _with_family(cfg: JudgeConfig, family: str | None) -> JudgeConfig:
+    """The model's own family applies unless the caller chose one."""
+    return cfg if cfg.family or not family else cfg.merged(family=family)
+
+
+def _hf(path: str, cfg: JudgeConfig, backend: dict[str, Any]) -> Judge:
+    from unireward.judges.hf import HFJudge
+
+    try:
+        return HFJudge(path, config=cfg, **backend)
+    except OSError as e:  # not on disk, not in the cache, or no network: say which and what to do
+        offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0", "false", "False")
+        hint = (f"HF_HUB_OFFLINE is set and {path!r} is not in the local cache: download it first "
+                f"(`hf download {path}`) or pass a local folder" if offline and not Path(path).exists()
+                else "check the model id or folder")
+        raise ValueError(f"cannot load judge {path!r}: {hint} ({type(e).__name__}: {str(e).splitlines()[0]})") \
+            from None
 
 
 def _parse_openai(spec: str) -> tuple[str, str]:

@@ -1,4 +1,5 @@
-"""The judge loop with a scripted judge: presentation order, rows, resume, failures, pipeline outputs."""
+"""The judge loop (`unireward.predict`) with a scripted judge on benchmark records: presentation order, rows,
+resume, failures, pipeline outputs."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import pytest
 from bench_fixtures import write_genai_image, write_videogen, write_vlrb
 
 from unireward.bench.pipeline import check_settings, run_benchmark
-from unireward.bench.run import base_row, finished_ids, presentations, read_predictions, run_judge, seeded_swap
 from unireward.bench.sources import convert
+from unireward.predict import open_predictions, predict, presentations, read_predictions, seeded_swap
+from unireward.records import prediction_row, shown_row
 from unireward.tasks import Verdict
 
 
@@ -43,11 +45,11 @@ def test_seeded_order_is_stable_and_label_follows(tmp_path):
     assert a == [seeded_swap(r.id, 0) for r in recs] and any(a) and not all(a)
     assert a != [p.swapped for p in presentations(recs, "seeded", seed=1)]
     for p in presentations(recs, "seeded", 0):
-        row = base_row(p)
+        row = shown_row(p.record, p.id, p.swapped)
         assert row["id"] == p.record.id and row["swapped"] == p.swapped
         assert row["label"] == ({"A": "B", "B": "A"}[p.record.winner] if p.swapped else p.record.winner)
         assert row["category"] == p.record.meta["category"]
-    with pytest.raises(ValueError, match="valid: seeded, both"):
+    with pytest.raises(ValueError, match="valid: given, seeded, both"):
         list(presentations(recs, "random"))
 
 
@@ -56,14 +58,14 @@ def test_both_orders_and_swapped_fields(tmp_path):
     (rec,) = convert("videogen-rewardbench", tmp_path / "vg", tmp_path / "o").records
     p0, p1 = presentations([rec], "both")
     assert (p0.id, p1.id) == ("row-0", "row-0~swapped")
-    assert base_row(p1)["dims"] == {"VQ": "B", "MQ": "A", "TA": "tie"} and base_row(p1)["label"] == "B"
+    assert shown_row(p1.record, p1.id, p1.swapped)["dims"] == {"VQ": "B", "MQ": "A", "TA": "tie"} and shown_row(p1.record, p1.id, p1.swapped)["label"] == "B"
 
 
 def test_run_judge_rows_and_swapped_inputs(tmp_path):
     write_vlrb(tmp_path / "v")
     recs = convert("vl-rewardbench", tmp_path / "v", tmp_path / "o").records
     judge = ScriptedJudge(good_first)
-    stats = run_judge(judge, recs, tmp_path / "o/predictions.jsonl", base=tmp_path / "o", batch_size=3)
+    stats = predict(judge, recs, tmp_path / "o/predictions.jsonl", base=tmp_path / "o", order="seeded", batch_size=3)
     assert stats.judged == 7 and [len(b) for b in judge.batches] == [3, 3, 1]
     rows = read_predictions(tmp_path / "o/predictions.jsonl")
     for r, rec in zip(rows, recs, strict=True):
@@ -78,16 +80,16 @@ def test_resume_skips_done_and_retries_failed(tmp_path):
     recs = convert("genai-bench-image", tmp_path / "g", tmp_path / "o").records
     pred = tmp_path / "o/predictions.jsonl"
     flaky = ScriptedJudge(raise_on=lambda it: "number 2" in it["prompt"])
-    stats = run_judge(flaky, recs, pred, batch_size=4)
+    stats = predict(flaky, recs, pred, order="seeded", batch_size=4)
     assert stats.failed == 1 and stats.judged == 6
     bad = [r for r in read_predictions(pred) if r.get("failed")]
     assert len(bad) == 1 and bad[0]["id"] == "test-2" and "boom" in bad[0]["error"] and bad[0]["pred"] is None
     lines = pred.read_text().splitlines(keepends=True)
     assert json.loads(lines[-1])["id"] == "test-5"
     pred.write_text("".join(lines[:-1]) + lines[-1][:20])  # killed while writing test-5
-    assert finished_ids(pred) == {f"test-{i}" for i in (0, 1, 3, 4)}
+    assert open_predictions(pred) == {f"test-{i}" for i in (0, 1, 3, 4)}
     again = ScriptedJudge()
-    stats = run_judge(again, recs, pred)
+    stats = predict(again, recs, pred, order="seeded")
     assert stats.skipped_done == 4 and stats.judged == 2
     assert sorted(it["prompt"] for b in again.batches for it in b) == ["a cat number 2", "a cat number 5"]
     assert len(read_predictions(pred)) == 7  # 5 whole rows + 2 new, the half line cut
@@ -97,7 +99,7 @@ def test_judge_error_verdict_without_text_is_failed(tmp_path):
     write_genai_image(tmp_path / "g", votes=["leftvote", "rightvote"])
     recs = convert("genai-bench-image", tmp_path / "g", tmp_path / "o").records
     answers = iter([Verdict(None, error="MediaError: x.png: file not found"), Verdict(None, text="no idea")])
-    run_judge(ScriptedJudge(lambda it: next(answers)), recs, tmp_path / "p.jsonl", batch_size=2)
+    predict(ScriptedJudge(lambda it: next(answers)), recs, tmp_path / "p.jsonl", order="seeded", batch_size=2)
     r0, r1 = read_predictions(tmp_path / "p.jsonl")
     assert r0.get("failed") is True and "failed" not in r1 and r1["pred"] is None and r1["text"] == "no idea"
 
@@ -123,10 +125,10 @@ def test_pipeline_writes_outputs_and_refuses_other_settings(tmp_path):
     assert m2["n"] == 4 and m2["run"]["this_invocation"]["judged"] == 0  # all done; metrics on the subset
 
 
-def test_verdict_fields_margin_and_dims():
-    from unireward.bench.run import verdict_fields
-
-    f = verdict_fields(Verdict("B", prob_a=0.25, dims={"Alignment": 0.3}, text="Image 2 is better."))
+def test_prediction_row_margin_and_dims(tmp_path):
+    write_genai_image(tmp_path / "g")
+    rec = convert("genai-bench-image", tmp_path / "g", tmp_path / "o").records[0]
+    f = prediction_row(rec, Verdict("B", prob_a=0.25, dims={"Alignment": 0.3}, text="Image 2 is better."))
     assert f["pred"] == "B" and f["margin"] == pytest.approx(-0.5) and f["pred_dims"] == {"Alignment": 0.3}
     assert "failed" not in f
-    assert verdict_fields(Verdict(None, text="???"))["margin"] is None
+    assert prediction_row(rec, Verdict(None, text="???"))["margin"] is None
