@@ -8,6 +8,7 @@ import pytest
 
 from tests.construct.conftest import close
 from unireward.construct.run import construct
+from unireward.judges.config import JudgeConfig
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +25,7 @@ def rows(folder) -> list[dict]:
 
 def test_ray_engine_matches_local_and_resumes(tmp_path, local_ray, judge, judge_dir, vlm_dir, understanding_prompts):
     spec = f"vlm:{vlm_dir}?max_new_tokens=4"
-    options = {"judge_kwargs": {"mode": "logprob", "device": "cpu", "dtype": "float32"}, "judge_gpus": 0,
+    options = {"judge_config": JudgeConfig(mode="logprob", device="cpu", dtype="float32"), "judge_gpus": 0,
                "generator_gpus": 0}
     args = dict(n=4, prompts_per_batch=2, progress=False)
     got = construct("image_understanding", understanding_prompts, spec, judge_dir, tmp_path / "ray", engine="ray",

@@ -8,6 +8,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from unireward.judges.options import BatchSize, Dtype, Family, MaxNewTokens, Mode, NumFrames, judge_config, load
+
 
 def _scale(value: str, task) -> tuple[float, float] | None:
     """--point-scale: "auto" (1-10 for generation tasks, as the upstream sift asks), "native", or "LO,HI"."""
@@ -38,15 +40,16 @@ def construct(
     seed: Annotated[int, typer.Option(help="Run seed (per-prompt seeds derive from it).")] = 0,
     on_tie: Annotated[str, typer.Option(help="A tied pair: swap (judge again in swapped order) or drop.")] = "swap",
     on_unparseable: Annotated[str, typer.Option(help="An unparseable verdict: swap or drop.")] = "swap",
-    mode: Annotated[str, typer.Option(help="Judge decoding: generate (as upstream) or logprob.")] = "generate",
-    family: Annotated[Optional[str], typer.Option(help="Prompt family (default: the judge's).")] = None,
+    mode: Mode = "generate",
+    family: Family = None,
     point_scale: Annotated[str, typer.Option(help="Pointwise scale: auto (1-10 for generation, as upstream), "
                                                   "native, or LO,HI.")] = "auto",
-    batch_size: Annotated[int, typer.Option(help="Judge batch size.")] = 8,
+    batch_size: BatchSize = None,
     prompts_per_batch: Annotated[int, typer.Option(help="Prompts whose judgments are batched together.")] = 4,
-    max_new_tokens: Optional[int] = None,
+    max_new_tokens: MaxNewTokens = None,
+    num_frames: NumFrames = None,
     device: Annotated[Optional[str], typer.Option(help="Device for the judge and the generator.")] = None,
-    dtype: Annotated[str, typer.Option(help="Judge dtype.")] = "auto",
+    dtype: Dtype = None,
     limit: Annotated[Optional[int], typer.Option(help="Only the first N prompts.")] = None,
     engine: Annotated[str, typer.Option(help="local, or ray (Ray Data with actor pools).")] = "local",
     ray_judge_actors: int = 1,
@@ -61,21 +64,18 @@ def construct(
     from unireward.construct.judging import set_point_scale
 
     scale = _scale(point_scale, t)
-    kw: dict = dict(mode=mode, batch_size=batch_size, max_new_tokens=max_new_tokens)
-    if family:
-        kw["family"] = family
-    if not judge.startswith("openai"):
-        kw.update(device=device, dtype=dtype)
+    config = judge_config(mode=mode, family=family, batch_size=batch_size, max_new_tokens=max_new_tokens,
+                          num_frames=num_frames, device=device, dtype=dtype)
     gen_options = {"device": device}
     common = dict(n=n, strategy=strategy, resume=resume, seed=seed, on_tie=on_tie, on_unparseable=on_unparseable,
                   prompts_per_batch=prompts_per_batch, limit=limit, generator_options=gen_options)
     if engine == "ray":
-        ray_options = {"judge_kwargs": kw, "point_scale": scale, "judge_actors": ray_judge_actors,
+        ray_options = {"judge_config": config, "point_scale": scale, "judge_actors": ray_judge_actors,
                        "generator_actors": ray_generator_actors, "address": ray_address}
         summary = run_construct(t, prompts, generator, judge, output, engine="ray", ray_options=ray_options,
                                 **common)
     else:
-        the_judge = ur.load_judge(judge, **kw)
+        the_judge = load(judge, config)
         set_point_scale(the_judge, t, scale)
         summary = run_construct(t, prompts, generator, the_judge, output, **common)
     typer.echo(json.dumps(summary, indent=2))

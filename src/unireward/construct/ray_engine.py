@@ -12,8 +12,8 @@ Design choices a user will notice:
   must be on a filesystem every worker can reach (one machine, or a shared mount).
 - ``ray_options``: ``generator_actors`` / ``judge_actors`` (actor pool sizes, default 1),
   ``generator_gpus`` / ``judge_gpus`` (GPUs per actor, default 1 when CUDA is visible, else 0),
-  ``judge_kwargs`` (passed to ``load_judge``), ``address`` (an existing cluster; default: the running
-  one, or a new local instance).
+  ``judge_config`` (a `JudgeConfig` for ``load_judge``), ``point_scale``, ``address`` (an existing
+  cluster; default: the running one, or a new local instance).
 - Rows stream out in completion order; the final files are rewritten in prompts-file order anyway.
 """
 
@@ -24,8 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from unireward.construct.items import Candidate, PromptItem, safe_name
+from unireward.construct.job import Job, commit, fail, open_writers
 from unireward.construct.judging import CachedJudge, PromptContext, decide_chunk, judge_identity, set_point_scale
 from unireward.construct.sift import Decision, SiftConfig, prompt_seed
+from unireward.judges.config import JudgeConfig
 from unireward.tasks import Score, Verdict
 
 
@@ -88,11 +90,11 @@ class _CollectingCache:
 class _JudgeStage:
     """Decides a batch of prompts with the strategy; returns decisions, new judgments and counters."""
 
-    def __init__(self, judge_spec: str, judge_kwargs: dict[str, Any], point_scale: Any, task: str,
+    def __init__(self, judge_spec: str, judge_config: JudgeConfig | None, point_scale: Any, task: str,
                  config: dict[str, str], seed: int, store_path: str):
         import unireward as ur
 
-        self.judge = ur.load_judge(judge_spec, **judge_kwargs)
+        self.judge = ur.load_judge(judge_spec, judge_config)
         set_point_scale(self.judge, task, point_scale)
         self.cache = _CollectingCache(store_path)
         self.cj = CachedJudge(self.judge, self.cache, task)
@@ -138,13 +140,11 @@ def _gpus(options: dict[str, Any], key: str) -> float:
     return 1.0 if torch.cuda.is_available() else 0.0
 
 
-def run_ray(job: Any, judge: Any, todo: list[PromptItem], per_batch: int, progress: bool, generator: Any,
+def run_ray(job: Job, judge: Any, todo: list[PromptItem], per_batch: int, progress: bool, generator: Any,
             generator_options: dict[str, Any] | None, options: dict[str, Any]) -> None:
-    """Process `todo` through Ray Data; the driver commits each finished prompt (see `run.commit`)."""
+    """Process `todo` through Ray Data; the driver commits each finished prompt (see `job.commit`)."""
     import ray
     from tqdm import tqdm
-
-    from unireward.construct.run import _writers, commit, fail
 
     if not isinstance(judge, str) or not isinstance(generator, str):
         raise ValueError("the ray engine needs the judge and the generator as SPEC strings (actors load them)")
@@ -153,11 +153,11 @@ def run_ray(job: Any, judge: Any, todo: list[PromptItem], per_batch: int, progre
     if not ray.is_initialized():
         ray.init(address=options.get("address"), include_dashboard=False, ignore_reinit_error=True)
     rows = [_start_row(job, it) for it in todo]
-    writers = _writers(job)
+    writers = open_writers(job)
     bar = tqdm(total=len(todo), desc=f"construct {job.task.value} (ray)", unit="prompt", disable=not progress)
     try:
         for row in _pipeline(job, rows, judge, generator, generator_options or {}, per_batch, options).iter_rows():
-            _receive(job, row, writers, commit, fail)
+            _receive(job, row, writers)
             bar.update(1)
     finally:
         bar.close()
@@ -165,7 +165,7 @@ def run_ray(job: Any, judge: Any, todo: list[PromptItem], per_batch: int, progre
             w.close()
 
 
-def _start_row(job: Any, item: PromptItem) -> dict[str, Any]:
+def _start_row(job: Job, item: PromptItem) -> dict[str, Any]:
     cached = job.store.candidates(job.gen_key, item.id)
     ok = cached is not None and all(c.path is None or Path(c.path).is_file() for c in cached)
     if ok:
@@ -174,7 +174,7 @@ def _start_row(job: Any, item: PromptItem) -> dict[str, Any]:
             "generated": False, "error": ""}
 
 
-def _pipeline(job: Any, rows: list[dict[str, Any]], judge: str, generator: str, gen_options: dict[str, Any],
+def _pipeline(job: Job, rows: list[dict[str, Any]], judge: str, generator: str, gen_options: dict[str, Any],
               per_batch: int, options: dict[str, Any]):
     import ray.data
 
@@ -192,13 +192,13 @@ def _pipeline(job: Any, rows: list[dict[str, Any]], judge: str, generator: str, 
     return ds.map_batches(_JudgeStage, batch_size=max(1, per_batch),
                           compute=ray.data.ActorPoolStrategy(size=options.get("judge_actors", 1)),
                           num_gpus=_gpus(options, "judge_gpus"),
-                          fn_constructor_kwargs=dict(judge_spec=judge, judge_kwargs=options.get("judge_kwargs", {}),
+                          fn_constructor_kwargs=dict(judge_spec=judge, judge_config=options.get("judge_config"),
                                                      point_scale=options.get("point_scale"),
                                                      task=job.task.value, config=config, seed=job.seed,
                                                      store_path=str(job.store.path.resolve())))
 
 
-def _receive(job: Any, row: dict[str, Any], writers: dict[str, Any], commit, fail) -> None:
+def _receive(job: Job, row: dict[str, Any], writers: dict[str, Any]) -> None:
     from unireward.construct.store import result_from_json
 
     item = PromptItem(**json.loads(row["item"]))

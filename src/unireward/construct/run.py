@@ -29,40 +29,21 @@ import re
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from unireward.construct.generators import Generator, generator_identity, load_generator
 from unireward.construct.items import Candidate, PromptItem, read_prompts, safe_name
+from unireward.construct.job import Job, commit, fail, open_writers
 from unireward.construct.judging import CachedJudge, PromptContext, decide_chunk, judge_identity
-from unireward.construct.outputs import DROPPED_FILE, PAIRS_FILE, drop_row, pair_row, shared_media
-from unireward.construct.sift import Decision, SiftConfig, prompt_seed
+from unireward.construct.outputs import DROPPED_FILE, PAIRS_FILE
+from unireward.construct.sift import SiftConfig, prompt_seed
 from unireward.construct.store import Store
 from unireward.tasks import Task
 
 
 STORE_FILE, RUN_FILE, FAILURES_FILE, SUMMARY_FILE = "construct.sqlite", "run.json", "failures.jsonl", "summary.json"
 ENGINES = ("local", "ray")
-
-
-@dataclass
-class Job:
-    """What a running job needs at hand (built once by `construct`)."""
-
-    task: Task
-    out: Path
-    store: Store
-    generator: Generator | None
-    gen_key: str
-    run_key: str
-    n: int
-    seed: int
-    config: SiftConfig
-    judge_ident: dict[str, Any]
-    judge_info: dict[str, Any] = field(default_factory=dict)  # name and family, written in every row
-    counts: Counter = field(default_factory=Counter)
-    failures: dict[str, str] = field(default_factory=dict)
 
 
 def _sha(obj: Any) -> str:
@@ -79,7 +60,7 @@ def construct(task: Task | str, prompts: str | Path, generator: Generator | str,
 
     generator: a `Generator` or a SPEC (``diffusers:ID``, ``vlm:PATH``, ``t2v:PATH``, ``jsonl:FILE``).
     judge: a loaded judge (local engine), or with ``engine="ray"`` a judge SPEC for ``load_judge`` (the
-        actors load it; pass its keyword arguments as ``ray_options["judge_kwargs"]``).
+        actors load it with the `JudgeConfig` in ``ray_options["judge_config"]``).
     """
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}; valid engines: {', '.join(ENGINES)}")
@@ -120,8 +101,11 @@ def construct(task: Task | str, prompts: str | Path, generator: Generator | str,
 
 def _judge_ident(judge: Any, engine: str, ray_options: dict[str, Any] | None) -> dict[str, Any]:
     if engine == "ray" and isinstance(judge, str):
-        kwargs = (ray_options or {}).get("judge_kwargs", {})
-        return {"spec": judge, "weights": _folder_ident(judge), **{k: _plain(v) for k, v in kwargs.items()}}
+        from unireward.judges.config import JudgeConfig
+
+        config = (ray_options or {}).get("judge_config") or JudgeConfig()
+        return {"spec": judge, "weights": _folder_ident(judge), **{k: _plain(v) for k, v in config.to_dict().items()
+                                                                  if v is not None}}
     return judge_identity(judge)
 
 
@@ -212,33 +196,6 @@ def candidates_for(job: Job, item: PromptItem) -> list[Candidate]:
     return cands
 
 
-def fail(job: Job, item: PromptItem, stage: str, error: BaseException | str) -> None:
-    msg = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
-    if item.id not in msg:
-        msg = f"prompt {item.id!r}: {msg}"
-    job.failures[item.id] = msg
-    job.store.put_failure(job.run_key, item.id, stage, msg)
-
-
-def commit(job: Job, ctx: PromptContext, d: Decision, writers: dict[str, Any]) -> None:
-    """Record one prompt's decision in the store and append its row to the matching JSONL file."""
-    item, cands = ctx.item, ctx.candidates
-    if d.kept:
-        shared = shared_media(item, job.out, ctx.media_hash) if item.media else None
-        status, row = "kept", pair_row(job.task, item, cands, d, job.judge_info, job.out, shared)
-    else:
-        status, row = "dropped", drop_row(item, cands, d, job.judge_info)
-    job.store.put_outcome(job.run_key, item.id, status, row)
-    writers[status].write(row)
-    job.counts["processed"] += 1
-
-
-def _writers(job: Job):
-    from unireward.records import JsonlWriter
-
-    return {"kept": JsonlWriter(job.out / PAIRS_FILE), "dropped": JsonlWriter(job.out / DROPPED_FILE)}
-
-
 def _chunks(items: list[PromptItem], size: int) -> Iterator[list[PromptItem]]:
     """Fixed slices of the prompts file (by position), so batches do not move when a job resumes."""
     size = max(1, size)
@@ -254,7 +211,7 @@ def _run_local(job: Job, judge: Any, todo: list[PromptItem], items: list[PromptI
     from tqdm import tqdm
 
     cj = CachedJudge(judge, job.store, job.task)
-    writers = _writers(job)
+    writers = open_writers(job)
     bar = tqdm(total=len(items), initial=len(items) - len(todo), desc=f"construct {job.task.value}", unit="prompt",
                disable=not progress)
     try:

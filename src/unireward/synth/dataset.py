@@ -25,8 +25,8 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from unireward.records import Record, write_records
 from unireward.media import write_video
+from unireward.records import Record, write_records
 from unireward.synth.generate import SPLIT_FRACTIONS, TASK_SHORT, Sample, make_sample
 from unireward.synth.render import render_clip, render_scene
 from unireward.synth.semantics import describe_clip

@@ -18,8 +18,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from unireward.records import Record
 from unireward.media import load_image, load_video
+from unireward.records import Record
 from unireward.synth import perceive
 from unireward.synth.grammar import Question, parse_caption, parse_question
 from unireward.synth.semantics import (

@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from unireward.records import Record, read_records
 from unireward.judges.hf import HFJudge
+from unireward.records import Record, read_records
 from unireward.tasks import Form
 
 
