@@ -241,17 +241,17 @@ def _relation_cells(rng: Rng, relation: str) -> tuple:
     return _pick(rng, aligned if rng.random() < 0.7 else pairs)
 
 
-def _ig_score(cap: ImageCaption, scene: Scene) -> float:
+def _image_generation_score(cap: ImageCaption, scene: Scene) -> float:
     return image_generation_score(image_elements(cap, scene))
 
 
-def ig_pair(rng: Rng, cap: ImageCaption, d: float, tie_rate: float) -> Sample:
+def image_generation_pair(rng: Rng, cap: ImageCaption, d: float, tie_rate: float) -> Sample:
     slots = image_slots(cap)
     tie = rng.random() < tie_rate
     for _ in range(100):
         sa, sb = _pair_slots(rng, slots, d, tie)
         a, b = image_scene(cap, rng, sa, d), image_scene(cap, rng, sb, d)
-        fa, fb = _ig_score(cap, a), _ig_score(cap, b)
+        fa, fb = _image_generation_score(cap, a), _image_generation_score(cap, b)
         if (fa == fb) == tie and fa >= fb:
             break
     return _pair_sample(rng, Task.IMAGE_GENERATION, cap.text(), a, b, fa, fb, {"broken": [sorted(sa), sorted(sb)]})
@@ -280,7 +280,7 @@ def _pair_sample(rng: Rng, task: Task, prompt: str, better: Any, worse: Any, s_b
                   meta=meta | {"scores": scores})
 
 
-def ig_point(rng: Rng, cap: ImageCaption, d: float) -> Sample:
+def image_generation_point(rng: Rng, cap: ImageCaption, d: float) -> Sample:
     slots = image_slots(cap)
     broken = _subset(rng, slots, int(rng.integers(0, len(slots) + 1)))
     scene = image_scene(cap, rng, broken, d)
@@ -391,23 +391,23 @@ def _brightness(rng: Rng, n: int, flicker: bool) -> tuple[float, ...]:
     return tuple(DARK if t in dark else 1.0 for t in range(n))
 
 
-def _vg_score(cap: VideoCaption, clip: Clip) -> float:
+def _video_generation_score(cap: VideoCaption, clip: Clip) -> float:
     return video_score(cap, clip_facts(clip)).score
 
 
-def vg_pair(rng: Rng, cap: VideoCaption, d: float, tie_rate: float, n: int) -> Sample:
+def video_generation_pair(rng: Rng, cap: VideoCaption, d: float, tie_rate: float, n: int) -> Sample:
     slots = video_slots(cap)
     tie = rng.random() < tie_rate
     for _ in range(100):
         sa, sb = _pair_slots(rng, slots, d, tie)
         a, b = video_clip(cap, rng, sa, d, n), video_clip(cap, rng, sb, d, n)
-        fa, fb = _vg_score(cap, a), _vg_score(cap, b)
+        fa, fb = _video_generation_score(cap, a), _video_generation_score(cap, b)
         if (fa == fb) == tie and fa >= fb:
             break
     return _pair_sample(rng, Task.VIDEO_GENERATION, cap.text(), a, b, fa, fb, {"broken": [sorted(sa), sorted(sb)]})
 
 
-def vg_point(rng: Rng, cap: VideoCaption, d: float, n: int) -> Sample:
+def video_generation_point(rng: Rng, cap: VideoCaption, d: float, n: int) -> Sample:
     slots = video_slots(cap)
     broken = _subset(rng, slots, int(rng.integers(0, len(slots) + 1)))
     clip = video_clip(cap, rng, broken, d, n)
@@ -461,7 +461,7 @@ def understanding_sample(rng: Rng, task: Task, form: Form, q: Question, truth: s
     return Sample(task, form, q.text(), [answer], label, [media], key, meta)
 
 
-def sample_iu_scene(rng: Rng, d: float) -> Scene:
+def sample_image_understanding_scene(rng: Rng, d: float) -> Scene:
     n = int(rng.integers(1, 3 + round(3 * d)))
     objs: list[Obj] = []
     for cell in [CELLS[i] for i in rng.permutation(9)[:n]]:
@@ -521,9 +521,9 @@ def _relation_question(rng: Rng, o: Obj, objs: tuple[Obj, ...]) -> Question | No
     return Question("relation", _pick(rng, ra), _pick(rng, rb), relation=rel)
 
 
-def iu_sample(rng: Rng, form: Form, split: str, d: float) -> Sample:
+def image_understanding_sample(rng: Rng, form: Form, split: str, d: float) -> Sample:
     while True:
-        scene = sample_iu_scene(rng, d)
+        scene = sample_image_understanding_scene(rng, d)
         if split_of(scene.key()) != split:
             continue
         for _ in range(4):  # some questions cannot be asked of some scenes (no unique reference)
@@ -533,7 +533,7 @@ def iu_sample(rng: Rng, form: Form, split: str, d: float) -> Sample:
                                             d, scene.key())
 
 
-def _vu_questions(cap: VideoCaption) -> tuple[str, ...]:
+def _video_understanding_questions(cap: VideoCaption) -> tuple[str, ...]:
     if isinstance(cap, MotionCaption):
         return ("direction", "moving_color", "moving_shape", "speed", "happens", "moves_dir")
     if isinstance(cap, ChangeCaption):
@@ -542,14 +542,14 @@ def _vu_questions(cap: VideoCaption) -> tuple[str, ...]:
 
 
 def sample_video_question(rng: Rng, cap: VideoCaption) -> Question:
-    kind = _pick(rng, _vu_questions(cap))
+    kind = _pick(rng, _video_understanding_questions(cap))
     ref = _pick(rng, [Ref(cap.color, cap.shape), Ref(shape=cap.shape), Ref(color=cap.color)])
     if kind == "moves_dir":
         return Question(kind, ref, direction=_pick(rng, list(DIRECTIONS)))
     return Question(kind, None if kind in ("moving_color", "moving_shape") else ref)
 
 
-def vu_sample(rng: Rng, form: Form, split: str, d: float, n: int) -> Sample:
+def video_understanding_sample(rng: Rng, form: Form, split: str, d: float, n: int) -> Sample:
     while True:
         cap = sample_video_caption(rng, with_speed=1.0)
         if split_of(cap.text()) == split:
@@ -576,16 +576,17 @@ def make_sample(task: Task, form: Form, split: str, index: int, seed: int = 0, d
         raise ValueError(f"n_frames must be in 4..8 (motion speeds are set for at most 8 frames), got {n_frames}")
     rng, d = rng_for(seed, split, task, form, index), difficulty
     if task == Task.IMAGE_UNDERSTANDING:
-        s = iu_sample(rng, form, split, d)
+        s = image_understanding_sample(rng, form, split, d)
     elif task == Task.VIDEO_UNDERSTANDING:
-        s = vu_sample(rng, form, split, d, n_frames)
+        s = video_understanding_sample(rng, form, split, d, n_frames)
     elif task == Task.IMAGE_GENERATION:
         cap = _caption_in_split(rng, split, sample_image_caption)
-        s = ig_pair(rng, cap, d, tie_rate) if form == Form.PAIR else ig_point(rng, cap, d)
+        s = image_generation_pair(rng, cap, d, tie_rate) if form == Form.PAIR else image_generation_point(rng, cap, d)
         s.key = cap.text()
     else:
         cap = _caption_in_split(rng, split, sample_video_caption)
-        s = vg_pair(rng, cap, d, tie_rate, n_frames) if form == Form.PAIR else vg_point(rng, cap, d, n_frames)
+        s = (video_generation_pair(rng, cap, d, tie_rate, n_frames) if form == Form.PAIR
+             else video_generation_point(rng, cap, d, n_frames))
         s.key = cap.text()
     return s
 
