@@ -4,15 +4,17 @@
    difficulty the small judge was trained at (`unireward.train.small.DIFFICULTY`);
 2. loads the small judge shipped in ``assets/small-judge`` (a few-million-parameter Qwen2.5-VL trained from
    scratch on the CPU with ``unireward train judge``), or trains it first with ``--train`` (~20 minutes);
-3. judges every test record through the ordinary judge API (`unireward.judges.run.judge_records`,
+3. judges every test record through the ordinary judge API (`unireward.predict.predict_file`,
    generate mode: the small judge describes what it sees, then decides) and scores it with the benchmark
-   metrics: per task, pairwise accuracy with its bootstrap
-   95% interval (tau: all pairs, ties included; diff: non-tie pairs), and the Spearman correlation of the
-   pointwise scores with the oracle's, which re-reads every image and video from its pixels;
-4. draws a few judged examples with their pictures, and writes ``report.md`` with the plots.
+   metrics (`unireward.bench.metrics.compute_metrics` per task: tau, diff, their bootstrap 95% intervals,
+   unparsed answers, confusion counts), and the Spearman correlation of the pointwise scores with the
+   oracle's, which re-reads every image and video from its pixels;
+4. draws a few judged examples with their pictures, and writes ``report.md`` with the plots. The accuracy
+   table and bars are drawn by `unireward.bench.report` (`pair_table`, `plot_bars`), as in a benchmark report.
 
-Outputs in OUT: ``report.md``, ``metrics.json``, ``predictions.jsonl``, ``plots/`` (accuracy bars,
-score-vs-oracle scatter), ``examples/`` (pictures with verdicts), ``data/`` (the test split).
+Outputs in OUT: ``report.md``, ``metrics.json`` (per task ``pair``: the `compute_metrics` dict, ``point``:
+Spearman and the scores), ``predictions.jsonl``, ``plots/`` (tau and diff bars per task, score-vs-oracle
+scatter), ``examples/`` (pictures with verdicts), ``data/`` (the test split).
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ def run_demo(output: str | Path = "runs/demo", train: bool = False, judge: str |
              progress: bool = True) -> dict[str, Any]:
     """The demo as a library call; returns the metrics and the report path."""
     import unireward as ur
-    from unireward.judges.run import judge_records
+    from unireward.predict import predict_file
     from unireward.synth import build_dataset
     from unireward.train.small import DIFFICULTY
 
@@ -74,7 +76,7 @@ def run_demo(output: str | Path = "runs/demo", train: bool = False, judge: str |
     the_judge = ur.load_judge(judge_path, mode=mode, batch_size=16)
     preds = output / "predictions.jsonl"
     preds.unlink(missing_ok=True)
-    judge_records(the_judge, records_path, preds, batch_size=16, progress=progress)
+    predict_file(the_judge, records_path, preds, batch_size=16, progress=progress)
     times["judge"] = time.time() - t
     t = time.time()
     rows = [json.loads(line) for line in preds.read_text().splitlines()]
@@ -110,7 +112,8 @@ def _judge_path(output: Path, train: bool, judge: str | Path | None, progress: b
 
 # ---------------------------------------------------------------------------------------------- metrics
 def score(rows: list[dict[str, Any]], records_path: Path) -> dict[str, Any]:
-    """Benchmark metrics per task: tau / diff with bootstrap intervals, Spearman of scores vs the oracle."""
+    """Per task: the benchmark metrics of the pairs (`compute_metrics`: tau, diff, intervals, confusion) and
+    the Spearman correlation of the pointwise scores with the oracle's."""
     from unireward.bench.metrics import compute_metrics
 
     oracle = _oracle_scores(rows, records_path)
@@ -120,19 +123,19 @@ def score(rows: list[dict[str, Any]], records_path: Path) -> dict[str, Any]:
         point = [r for r in rows if r["task"] == task and r["form"] == "point" and r.get("score") is not None]
         m: dict[str, Any] = {}
         if pair:
-            pm = compute_metrics([{**r, "failed": r.get("error") is not None and r.get("pred") is None} for r in pair])
-            m.update(n_pair=pm["n"], n_ties=pm["n_ties"], tau=pm["tau"], diff=pm["diff"], ci95_tau=pm["ci95"]["tau"],
-                     ci95_diff=pm["ci95"]["diff"], unparsed=pm["n_unparsed"], confusion=pm["confusion"])
+            m["pair"] = compute_metrics([{**r, "failed": r.get("error") is not None and r.get("pred") is None}
+                                         for r in pair])
         if point:
             judge_s = [r["score"] for r in point]
             oracle_s = [oracle[r["id"]] for r in point]
-            m.update(n_point=len(point), spearman=_spearman(judge_s, oracle_s),
-                     ci95_spearman=_spearman_ci(judge_s, oracle_s), scale=point[0]["scale"],
-                     points=[[o, j] for o, j in zip(oracle_s, judge_s)],
-                     label_agreement=float(np.mean([abs(oracle[r["id"]] - r["label_score"]) < 1e-6 for r in point])))
+            m["point"] = {"n": len(point), "spearman": _spearman(judge_s, oracle_s),
+                          "ci95_spearman": _spearman_ci(judge_s, oracle_s), "scale": point[0]["scale"],
+                          "points": [[o, j] for o, j in zip(oracle_s, judge_s)],
+                          "label_agreement": float(np.mean([abs(oracle[r["id"]] - r["label_score"]) < 1e-6
+                                                            for r in point]))}
         out["tasks"][task] = m
-    taus = [m["tau"] for m in out["tasks"].values() if m.get("tau") is not None]
-    rhos = [m["spearman"] for m in out["tasks"].values() if m.get("spearman") is not None]
+    taus = [m["pair"]["tau"] for m in out["tasks"].values() if "pair" in m]
+    rhos = [m["point"]["spearman"] for m in out["tasks"].values() if m.get("point", {}).get("spearman") is not None]
     out["pair_acc"] = float(np.mean(taus)) if taus else None
     out["spearman"] = float(np.mean(rhos)) if rhos else None
     return out
@@ -166,32 +169,23 @@ def _spearman_ci(x: list[float], y: list[float], n_boot: int = 500, seed: int = 
 
 
 # ---------------------------------------------------------------------------------------------- plots
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def plot_accuracy(metrics: dict[str, Any], path: Path) -> Path:
-    from unireward.bench.report import plot_bars
+    from unireward.bench.report import plot_bars, tau_diff_series
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tasks = {t: m for t, m in metrics["tasks"].items() if m.get("tau") is not None}
-    values = {t.replace("_", "\n"): (m["tau"], m["ci95_tau"]) for t, m in tasks.items()}
-    counts = {t.replace("_", "\n"): m["n_pair"] for t, m in tasks.items()}
-    return plot_bars(values, "pairwise accuracy per task (tau, 95% CI)", path, counts)
+    pairs = {t.replace("_", "\n"): m["pair"] for t, m in metrics["tasks"].items() if "pair" in m}
+    return plot_bars(tau_diff_series(pairs), "pairwise accuracy per task (95% CI)", path,
+                     {t: m["n"] for t, m in pairs.items()})
 
 
 def plot_scatter(metrics: dict[str, Any], path: Path) -> Path:
-    plt = _plt()
+    from unireward.bench.report import pyplot
+
+    plt = pyplot()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig, axes = plt.subplots(1, 4, figsize=(13, 3.3))
     rng = np.random.default_rng(0)
     for ax, task in zip(axes, TASKS):
-        m = metrics["tasks"].get(task, {})
+        m = metrics["tasks"].get(task, {}).get("point", {})
         pts = np.asarray(m.get("points") or np.zeros((0, 2)), float)
         if len(pts):
             jitter = rng.normal(0, 0.01 * (np.ptp(pts[:, 0]) or 1), len(pts))  # many oracle scores coincide
@@ -239,8 +233,8 @@ def _round_robin(records: list, k: int) -> list:
 
 
 def _frames(media: dict[str, Any], base: Path, n: int = 8) -> list:
-    from unireward.records import media_source
     from unireward.media import load_image, load_video
+    from unireward.records import media_source
 
     src = media_source(media, base)
     if "image" in media:
@@ -249,7 +243,9 @@ def _frames(media: dict[str, Any], base: Path, n: int = 8) -> list:
 
 
 def _draw_pair(rec, pred: dict[str, Any], base: Path, path: Path) -> None:
-    plt = _plt()
+    from unireward.bench.report import pyplot
+
+    plt = pyplot()
     gen = rec.task.is_generation
     rows = [_frames(c["media"][0], base) for c in rec.candidates] if gen else [_frames(rec.media[0], base)]
     cols = max(len(r) for r in rows)
@@ -276,37 +272,27 @@ def _draw_pair(rec, pred: dict[str, Any], base: Path, path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- report
-def _pct(x: float | None) -> str:
-    return "–" if x is None else f"{100 * x:.1f}"
-
-
-def _ci(ci: list[float] | None, scale: float = 100) -> str:
-    return "" if not ci else f"[{scale * ci[0]:.1f}, {scale * ci[1]:.1f}]" if scale == 100 \
-        else f"[{ci[0]:.2f}, {ci[1]:.2f}]"
-
-
 def write_demo_report(output: Path, metrics: dict[str, Any], plots: dict[str, Path],
                       shown: list[dict[str, Any]]) -> Path:
+    from unireward.bench.report import ci_text, pair_table
+
+    tasks = metrics["tasks"]
     lines = ["# unireward demo: the small judge on the synthetic world", "",
              f"Judge `{metrics['judge']}` ({metrics['mode']} mode) on {metrics['n_per_task_form']} held-out test "
              f"records per task and form (seed {metrics['seed']}, difficulty {metrics['difficulty']}); labels are "
              "exact, and the pointwise reference "
              "is the oracle re-reading every image and video from its pixels.", "",
-             "## Pairwise accuracy", "",
-             "| task | n (ties) | tau % [95% CI] | diff % [95% CI] | unreadable |", "|---|---|---|---|---|"]
-    for task, m in metrics["tasks"].items():
-        if m.get("tau") is not None:
-            lines.append(f"| {task} | {m['n_pair']} ({m['n_ties']}) | {_pct(m['tau'])} {_ci(m['ci95_tau'])} | "
-                         f"{_pct(m['diff'])} {_ci(m['ci95_diff'])} | {m['unparsed']} |")
-    lines += ["", "tau counts every pair (a tie is right only when the judge says tie); diff leaves out the tied "
-              "pairs. Intervals: percentile bootstrap, 1,000 resamples.", "",
-              f"![accuracy]({plots['accuracy'].relative_to(output)})", "", "## Pointwise scores vs the oracle", "",
-              "| task | n | Spearman [95% CI] | scale |", "|---|---|---|---|"]
-    for task, m in metrics["tasks"].items():
-        if m.get("n_point"):
-            rho = "–" if m["spearman"] is None else f"{m['spearman']:.3f}"
-            lines.append(f"| {task} | {m['n_point']} | {rho} {_ci(m['ci95_spearman'], 1)} | "
-                         f"{m['scale'][0]:g}–{m['scale'][1]:g} |")
+             "## Pairwise accuracy", "", *pair_table("task", {t: m["pair"] for t, m in tasks.items() if "pair" in m}),
+             "", "tau counts every pair (a tie is right only when the judge says tie); diff leaves out the tied "
+             "pairs; an unparsed answer is wrong in both. Intervals: percentile bootstrap, 1,000 resamples.", "",
+             f"![accuracy]({plots['accuracy'].relative_to(output)})", "", "## Pointwise scores vs the oracle", "",
+             "| task | n | Spearman [95% CI] | scale |", "|---|---|---|---|"]
+    for task, m in tasks.items():
+        if "point" in m:
+            p = m["point"]
+            rho = "–" if p["spearman"] is None else f"{p['spearman']:.3f}"
+            lines.append(f"| {task} | {p['n']} | {rho} {ci_text(p['ci95_spearman'], percent=False)} | "
+                         f"{p['scale'][0]:g}–{p['scale'][1]:g} |")
     how = ("the expected value of the score under its next-token distribution after `Final Score: `"
            if metrics["mode"] == "logprob" else "the number it writes after `Final Score:`")
     lines += ["", f"The judge's score is {how} ({metrics['mode']} mode).", "",

@@ -135,11 +135,52 @@ def test_vlrb_overall_and_macro_hand_vector():
     rows = [{"id": str(i), "label": "A", "pred": "A" if r else "B", "category": c}
             for i, (c, r) in enumerate(zip(cats, right, strict=True))]
     m = compute_metrics(rows)
-    assert m["tau"] == pytest.approx(5 / 10)  # official overall accuracy
-    assert m["categories"]["general"] == {"n": 2, "accuracy": 0.5, "ci95": m["categories"]["general"]["ci95"]}
-    assert m["categories"]["hallucination"]["accuracy"] == 0.75
-    assert m["macro"] == pytest.approx((0.5 + 0.75 + 0.25) / 3)
-    assert m["ci95"]["macro"][0] <= m["macro"] <= m["ci95"]["macro"][1]
+    assert m["tau"] == m["overall_strict"] == m["overall_official"] == pytest.approx(5 / 10)  # nothing unparsed
+    general = m["categories"]["general"]
+    assert general == {"n": 2, "n_unparsed": 0, "strict": 0.5, "official": 0.5, "ci95": general["ci95"]}
+    assert m["categories"]["hallucination"]["strict"] == 0.75
+    assert m["macro_strict"] == m["macro_official"] == pytest.approx((0.5 + 0.75 + 0.25) / 3)
+    assert m["ci95"]["macro_strict"][0] <= m["macro_strict"] <= m["ci95"]["macro_strict"][1]
+    assert "macro" not in m
+
+
+# 10 rows: 6 right, 2 wrong, 2 unparsed (one of them failed: no answer at all)
+#   general:       right, right, wrong, unparsed   strict 2/4 = 0.5    official 2/3
+#   hallucination: right, right, right, unparsed   strict 3/4 = 0.75   official 3/3 = 1
+#   reasoning:     right, wrong                    strict 1/2 = 0.5    official 1/2 = 0.5
+# overall: strict 6/10 = 0.6, official 6/8 = 0.75 (VL-RewardBench's cal.py leaves unparsed answers out)
+# macro:   strict (0.5 + 0.75 + 0.5) / 3 = 0.58333, official (2/3 + 1 + 0.5) / 3 = 0.72222
+UNPARSED_VECTOR = [("general", "A"), ("general", "A"), ("general", "B"), ("general", None),
+                   ("hallucination", "A"), ("hallucination", "A"), ("hallucination", "A"), ("hallucination", None),
+                   ("reasoning", "A"), ("reasoning", "B")]
+
+
+def test_vlrb_official_leaves_unparsed_out_strict_counts_them_wrong():
+    rows = [{"id": str(i), "label": "A", "pred": p, "category": c} for i, (c, p) in enumerate(UNPARSED_VECTOR)]
+    rows[7]["failed"] = True
+    m = compute_metrics(rows)
+    assert m["n"] == 10 and m["n_unparsed"] == 2 and m["n_failed"] == 1
+    assert m["overall_strict"] == pytest.approx(0.6) and m["overall_official"] == pytest.approx(0.75)
+    assert m["tau"] == pytest.approx(0.6)
+    assert m["macro_strict"] == pytest.approx((0.5 + 0.75 + 0.5) / 3)
+    assert m["macro_official"] == pytest.approx((2 / 3 + 1 + 0.5) / 3)
+    g, h = m["categories"]["general"], m["categories"]["hallucination"]
+    assert (g["n"], g["n_unparsed"], g["strict"], g["official"]) == (4, 1, 0.5, pytest.approx(2 / 3))
+    assert (h["strict"], h["official"]) == (0.75, 1.0)
+    # intervals kept for both: official resamples the parsed rows only
+    assert m["ci95"]["overall_official"] == proportion_ci(6, 8) and m["ci95"]["overall_strict"] == proportion_ci(6, 10)
+    assert h["ci95"] == {"strict": proportion_ci(3, 4), "official": [1.0, 1.0]}
+    for key in ("macro_strict", "macro_official"):
+        assert m["ci95"][key][0] <= m[key] <= m["ci95"][key][1]
+
+
+def test_official_is_undefined_for_a_category_without_a_parsed_answer():
+    rows = [{"id": "1", "label": "A", "pred": "A", "category": "general"},
+            {"id": "2", "label": "A", "pred": None, "category": "reasoning"}]
+    m = compute_metrics(rows)
+    assert m["categories"]["reasoning"]["official"] is None and m["categories"]["reasoning"]["strict"] == 0.0
+    assert m["overall_official"] == 1.0 and m["macro_official"] is None and m["ci95"]["macro_official"] is None
+    assert m["macro_strict"] == 0.5
 
 
 def test_dims_scored_against_the_same_verdicts():
@@ -226,3 +267,16 @@ def test_tie_calibrated_ci_contains_estimate():
     lo, hi = tie_calibrated_ci(labels, margins)
     assert lo <= tie_calibrated(labels, margins)[0] <= hi
     assert tie_calibrated_ci(labels, margins) == [lo, hi]
+
+
+def test_report_shows_strict_and_official_side_by_side(tmp_path):
+    from unireward.bench.report import write_report
+
+    rows = [{"id": str(i), "label": "A", "pred": p, "category": c} for i, (c, p) in enumerate(UNPARSED_VECTOR)]
+    report = write_report(tmp_path, compute_metrics(rows), {"bench": "vl-rewardbench"}).read_text()
+    for line in ("| overall, strict | 60.0 |", "| overall, official | 75.0 |", "| macro, strict | 58.3 |",
+                 "| macro, official | 72.2 |", "| general | 4 | 1 | 50.0 |", "| **overall** | 10 | 2 | 60.0 |",
+                 "**Unparsed answers: 2 of 10** (counted as wrong; the official accuracies leave them out)"):
+        assert line in report
+    assert "| 66.7 |" in report.split("| general |")[1].splitlines()[0]
+    assert "| macro |" not in report and (tmp_path / "plots" / "categories.png").stat().st_size > 1000

@@ -13,11 +13,14 @@ def test_demo_writes_report_metrics_plots_and_examples(base_model, tmp_path):
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics["tasks"]) == {"image_generation", "image_understanding", "video_generation",
                                      "video_understanding"}
-    for m in metrics["tasks"].values():
-        assert m["n_pair"] == 2 and 0 <= m["tau"] <= 1 and m["ci95_tau"] is not None
-        assert m["n_point"] == 2 and m["label_agreement"] == 1.0  # the oracle reads the labels back from pixels
+    for m in metrics["tasks"].values():  # per task: the benchmark metrics of the pairs, Spearman of the scores
+        pair, point = m["pair"], m["point"]
+        assert pair["n"] == 2 and 0 <= pair["tau"] <= 1 and pair["ci95"]["tau"] is not None
+        assert sum(pair["pred_counts"].values()) == 2
+        assert point["n"] == 2 and point["label_agreement"] == 1.0  # the oracle reads the labels back from pixels
     report = (out / "report.md").read_text()
     assert "Pairwise accuracy" in report and "Spearman" in report
+    assert "| task | n (ties) | tau % [95% CI] | diff % [95% CI] |" in report  # the bench report's table
     for rel in ("plots/accuracy.png", "plots/score_vs_oracle.png"):
         assert (out / rel).stat().st_size > 1000 and rel in report
     assert len(list((out / "examples").glob("*.png"))) == 2

@@ -9,6 +9,7 @@ A prediction row (``predictions.jsonl``, one per judged presentation) holds at l
 Definitions (N = number of rows):
 - **tau**: mean(pred == label) over all rows. Human ties (GenAI-Bench ``tievote`` *and* ``bothbad_vote``,
   VideoGen-RewardBench ``same``, Pick-a-Pic 0.5/0.5) are in it; a tie is right only when the judge says tie.
+  Unparsed answers are wrong: on VL-RewardBench (no ties, every row categorised) tau = ``overall_strict``.
 - **diff**: mean(pred == label) over rows whose label is not a tie; a predicted tie there is wrong.
 - **tie_calibrated** (margins only): Deutsch et al. 2023 accuracy with tie calibration, computed as
   VideoAlign's ``calc_accuracy.py``: the judge predicts a tie when ``|margin| <= eps``; eps runs over the
@@ -16,9 +17,17 @@ Definitions (N = number of rows):
   time, and the best ``(concordant + both-tie) / N`` is kept (the "no model tie" setting is not a candidate).
   ``tie_threshold`` is the eps reached.
 - **no_tie** (margins only): concordant / (human non-tie rows), at eps < 0: a margin of exactly 0 is wrong.
-- **categories** / **macro**: tau per ``category``, and their unweighted mean. For VL-RewardBench the
-  categories are general / hallucination / reasoning: tau is the official "overall accuracy" and macro the
-  official "macro accuracy".
+- **categories** (rows with ``category``; VL-RewardBench: general / hallucination / reasoning, MJ-Bench: the
+  perspectives), each accuracy in two versions, named for their treatment of unparsed answers:
+  **strict** = right / all rows (an unparsed answer is wrong, as everywhere in this module) and
+  **official** = right / rows with a parsed answer, which is how VL-RewardBench's ``cal.py`` counts (an
+  answer its regex cannot read is left out of the denominator; so is an item that produced no answer).
+  Per category both, then ``overall_strict`` / ``overall_official`` (Σ right / Σ denominator over the
+  categories, cal.py's "Overall Accuracy") and ``macro_strict`` / ``macro_official`` (the unweighted mean of
+  the category accuracies, cal.py's "Macro Average Acc"; ``macro_official`` is null when a category has no
+  parsed answer). UnifiedReward's own VL-RewardBench scripts divide by all 1,250 items: strict. A "tie"
+  answer is a parsed (wrong) answer in both; cal.py's regex would leave it out, but the v1 understanding
+  prompt offers no tie, so a judge says it rarely. **subsets**: the same per-group numbers per ``subset``.
 - **dims**: tau, diff (and the margin metrics) of the same predictions against each dimension's labels
   (VideoGen-RewardBench VQ / MQ / TA).
 - **inversion_score** (rows with ``group``): each group's (prompt's) predicted ranking is rebuilt from its
@@ -26,12 +35,13 @@ Definitions (N = number of rows):
   ``1 - (discordant + ½·predicted ties on strictly ranked pairs) / (n(n-1)/2)`` over its n images, where a
   pair is discordant when the predicted and human orders are strictly opposite (HPSv2's ``inversion_score``;
   the ½ is the expected value of HPSv2's arbitrary tie-break in its sort). Averaged over groups.
-- **n_unparsed**: rows with ``pred`` null; always reported, and counted as wrong in every accuracy (and as
-  missing margins, i.e. never right, in the margin metrics). **n_failed**: the part of them for which no
-  answer was produced at all (``failed: true``: unreadable media, a crash).
+- **n_unparsed**: rows with ``pred`` null; always reported, and counted as wrong in every accuracy but the
+  ``official`` ones (and as missing margins, i.e. never right, in the margin metrics). **n_failed**: the part
+  of them for which no answer was produced at all (``failed: true``: unreadable media, a crash).
 - **ci95**: percentile bootstrap 95% interval of every accuracy (1,000 resamples, fixed seed). For a mean of
-  right/wrong the bootstrap draw is exactly Binomial(n, p)/n and is sampled that way; macro resamples within
-  each category; tie_calibrated resamples rows and re-runs the threshold search; inversion resamples groups.
+  right/wrong the bootstrap draw is exactly Binomial(n, p)/n and is sampled that way (an ``official``
+  accuracy resamples its parsed rows); macro resamples within each category; tie_calibrated resamples rows
+  and re-runs the threshold search; inversion resamples groups.
 - **confusion**: counts by (label, pred), pred "none" for unparsed rows; **pred_counts** the judge's answers.
 - **order_consistency** (rows shown in both orders): the share of items whose two verdicts agree once the
   swapped one is mapped back (unparsed counts as disagreement).
@@ -261,7 +271,9 @@ def compute_metrics(rows: Iterable[dict[str, Any]], n_boot: int = N_BOOT, seed: 
                            "n_failed": sum(bool(r.get("failed")) for r in rows)}
     out.update(_pair_metrics(labels, preds, [r.get("margin") for r in rows], n_boot, seed))
     if any(r.get("category") is not None for r in rows):
-        out["categories"], out["macro"], out["ci95"]["macro"] = _grouped(rows, "category", n_boot, seed)
+        out["categories"], summary, ci = _grouped(rows, "category", n_boot, seed)
+        out |= summary
+        out["ci95"] |= ci
     if any(r.get("subset") is not None for r in rows):
         out["subsets"] = _grouped(rows, "subset", n_boot, seed)[0]
     if any(r.get("dims") for r in rows):
@@ -297,15 +309,37 @@ def _pair_metrics(labels: list[str], preds: list[str | None], margins: list[floa
     return out
 
 
-def _grouped(rows: list[dict[str, Any]], key: str, n_boot: int, seed: int) -> tuple[dict, float | None, list | None]:
-    by: dict[str, list[bool]] = defaultdict(list)
+def _grouped(rows: list[dict[str, Any]], key: str, n_boot: int,
+             seed: int) -> tuple[dict[str, Any], dict[str, float | None], dict[str, list[float] | None]]:
+    """Per group of `key`: strict and official accuracy with intervals; then overall and macro of both."""
+    counts: dict[str, dict[str, int]] = defaultdict(lambda: {"right": 0, "strict": 0, "official": 0})
     for r in rows:
         if r.get(key) is not None:
-            by[str(r[key])].append(r.get("pred") is not None and r["pred"] == r["label"])
-    cats = {k: {"n": len(v), "accuracy": float(np.mean(v)), "ci95": proportion_ci(sum(v), len(v), n_boot, seed)}
-            for k, v in sorted(by.items())}
-    macro = float(np.mean([c["accuracy"] for c in cats.values()])) if cats else None
-    return cats, macro, macro_ci([(sum(v), len(v)) for v in by.values()], n_boot, seed)
+            c = counts[str(r[key])]
+            c["right"] += r.get("pred") is not None and r["pred"] == r["label"]
+            c["strict"] += 1  # the denominators: every row, or the rows with a parsed answer
+            c["official"] += r.get("pred") is not None
+    counts = dict(sorted(counts.items()))
+
+    def acc(right: int, n: int) -> float | None:
+        return right / n if n else None
+
+    groups = {k: {"n": c["strict"], "n_unparsed": c["strict"] - c["official"],
+                  "strict": acc(c["right"], c["strict"]), "official": acc(c["right"], c["official"]),
+                  "ci95": {kind: proportion_ci(c["right"], c[kind], n_boot, seed) for kind in ("strict", "official")}}
+              for k, c in counts.items()}
+    summary: dict[str, float | None] = {}
+    ci: dict[str, list[float] | None] = {}
+    for kind in ("strict", "official"):
+        right, total = sum(c["right"] for c in counts.values()), sum(c[kind] for c in counts.values())
+        per_group = [g[kind] for g in groups.values()]
+        summary[f"overall_{kind}"] = acc(right, total)
+        ci[f"overall_{kind}"] = proportion_ci(right, total, n_boot, seed)
+        defined = None not in per_group
+        summary[f"macro_{kind}"] = float(np.mean(per_group)) if defined else None
+        ci[f"macro_{kind}"] = macro_ci([(c["right"], c[kind]) for c in counts.values()], n_boot, seed) if defined \
+            else None
+    return groups, summary, ci
 
 
 def _dims(rows: list[dict[str, Any]], n_boot: int, seed: int) -> dict[str, Any]:
@@ -313,8 +347,9 @@ def _dims(rows: list[dict[str, Any]], n_boot: int, seed: int) -> dict[str, Any]:
     out = {}
     for d in names:
         sub = [r for r in rows if (r.get("dims") or {}).get(d) in LABELS]
-        out[d] = {"n": len(sub), **_pair_metrics([r["dims"][d] for r in sub], [r.get("pred") for r in sub],
-                                                 [r.get("margin") for r in sub], n_boot, seed)}
+        preds = [r.get("pred") for r in sub]
+        out[d] = {"n": len(sub), "n_unparsed": preds.count(None),
+                  **_pair_metrics([r["dims"][d] for r in sub], preds, [r.get("margin") for r in sub], n_boot, seed)}
     return out
 
 

@@ -3,8 +3,13 @@
 Design choices a user will notice:
 - Every accuracy is shown with its bootstrap 95% interval; the number of unparsed answers is always shown,
   with a reminder that they count as wrong; skipped and failed items are listed, never hidden.
+- Benchmarks with categories (VL-RewardBench, MJ-Bench) show each category, overall and macro accuracy
+  twice, named plainly: **strict** (unparsed answers wrong) and **official** (unparsed answers left out of
+  the denominator, as VL-RewardBench's ``cal.py``), side by side in the table and in the bar plot.
 - Plots (``plots/``): the confusion matrix (human label x judge answer, "none" = unparsed) always, and
-  per-category accuracy bars with their intervals when the benchmark has categories or dimensions.
+  accuracy bars with their intervals per category (strict and official) or per dimension (tau and diff).
+- The pieces (`pair_table`, `plot_bars`, `plot_confusion`, the number formats) are shared with
+  ``unireward demo``, whose per-task tables and bars are drawn by the same code.
 """
 
 from __future__ import annotations
@@ -13,19 +18,29 @@ from pathlib import Path
 from typing import Any
 
 
-def _pct(x: float | None) -> str:
+Interval = list[float] | None
+Series = dict[str, dict[str, tuple[float | None, Interval]]]  # series name -> bar name -> (accuracy, ci95)
+COLORS = ("#4c72b0", "#dd8452", "#55a868", "#c44e52")
+
+
+def pct(x: float | None) -> str:
+    """An accuracy as a percentage with one decimal; "–" when undefined."""
     return "–" if x is None else f"{100 * x:.1f}"
+
+
+def ci_text(ci: Interval, percent: bool = True) -> str:
+    """A 95% interval, as percentages (accuracies) or with two decimals (correlations)."""
+    if not ci:
+        return ""
+    return f"[{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]" if percent else f"[{ci[0]:.2f}, {ci[1]:.2f}]"
 
 
 def _num(x: float | None) -> str:
     return "–" if x is None else f"{x:.4g}"
 
 
-def _ci(ci: list[float] | None) -> str:
-    return "" if not ci else f"[{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]"
-
-
-def _plt():
+def pyplot():
+    """matplotlib.pyplot on the Agg backend (no display needed)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -35,7 +50,7 @@ def _plt():
 
 
 def plot_confusion(confusion: dict[str, dict[str, int]], path: Path) -> Path:
-    plt = _plt()
+    plt = pyplot()
     rows, cols = list(confusion), list(next(iter(confusion.values())))
     values = [[confusion[r][c] for c in cols] for r in rows]
     fig, ax = plt.subplots(figsize=(4.2, 3.4))
@@ -55,28 +70,58 @@ def plot_confusion(confusion: dict[str, dict[str, int]], path: Path) -> Path:
     return path
 
 
-def plot_bars(values: dict[str, tuple[float | None, list[float] | None]], title: str, path: Path,
-              counts: dict[str, int] | None = None) -> Path:
-    """Accuracy bars (%) with their 95% intervals as error bars; the value is written above each interval."""
-    plt = _plt()
-    names = list(values)
-    acc = [100 * (values[k][0] or 0.0) for k in names]
-    ci = [[100 * x for x in (values[k][1] or [a / 100, a / 100])] for k, a in zip(names, acc, strict=True)]
-    err = [[max(0.0, a - lo) for a, (lo, _) in zip(acc, ci, strict=True)],
-           [max(0.0, hi - a) for a, (_, hi) in zip(acc, ci, strict=True)]]
-    labels = [f"{k}\n(n={counts[k]})" if counts else k for k in names]
-    fig, ax = plt.subplots(figsize=(max(3.5, 1.2 * len(names) + 1.5), 3.4))
-    ax.bar(labels, acc, yerr=err, capsize=4, color="#4c72b0", ecolor="#333333")
-    ax.set_ylim(0, 112)
+def plot_bars(series: Series, title: str, path: Path, counts: dict[str, int] | None = None) -> Path:
+    """Accuracy bars (%), one per series side by side within each name, with their 95% intervals as error
+    bars and the value written above; an undefined accuracy draws no bar."""
+    plt = pyplot()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    names = list(dict.fromkeys(k for values in series.values() for k in values))
+    width = 0.8 / len(series)
+    fig, ax = plt.subplots(figsize=(max(3.5, (0.5 + 0.45 * len(series)) * len(names) + 1.5), 3.6))
+    for j, (label, values) in enumerate(series.items()):
+        bars = [(i, 100 * values[k][0], values[k][1]) for i, k in enumerate(names)
+                if k in values and values[k][0] is not None]
+        xs = [i + (j - (len(series) - 1) / 2) * width for i, _, _ in bars]
+        acc = [a for _, a, _ in bars]
+        lo = [max(0.0, a - 100 * ci[0]) if ci else 0.0 for _, a, ci in bars]
+        hi = [max(0.0, 100 * ci[1] - a) if ci else 0.0 for _, a, ci in bars]
+        ax.bar(xs, acc, width, yerr=[lo, hi], capsize=3, color=COLORS[j % len(COLORS)], ecolor="#333333",
+               label=label)
+        for x, a, e in zip(xs, acc, hi, strict=True):
+            ax.text(x, a + e + 2, f"{a:.1f}", ha="center", fontsize=8 if len(series) > 1 else 9)
+    ax.set_xticks(range(len(names)), [f"{k}\n(n={counts[k]})" if counts and k in counts else k for k in names])
+    ax.set_ylim(0, 125 if len(series) > 1 else 112)
     ax.set_yticks(range(0, 101, 20))
     ax.set_ylabel("accuracy (%)")
     ax.set_title(title, pad=8)
-    for i, (a, (_, hi)) in enumerate(zip(acc, ci, strict=True)):
-        ax.text(i, hi + 2, f"{a:.1f}", ha="center", fontsize=9)
+    if len(series) > 1:
+        ax.legend(loc="upper left", ncol=len(series), fontsize=8, frameon=False)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def tau_diff_series(groups: dict[str, dict[str, Any]]) -> Series:
+    """`plot_bars` series of tau and diff per group (`compute_metrics`-shaped dicts)."""
+    return {k: {name: (g[k], g["ci95"].get(k)) for name, g in groups.items()} for k in ("tau", "diff")}
+
+
+def pair_table(header: str, groups: dict[str, dict[str, Any]]) -> list[str]:
+    """Markdown rows of pairwise accuracy per group (`compute_metrics`-shaped dicts: n, n_ties, tau, diff,
+    ci95, n_unparsed, and tie_calibrated / no_tie when the judge gave margins)."""
+    margins = any("tie_calibrated" in g for g in groups.values())
+    extra = " tie-calibrated % | no tie % |" if margins else ""
+    lines = [f"| {header} | n (ties) | tau % [95% CI] | diff % [95% CI] |{extra} unparsed |",
+             "|---|---|---|---|" + ("---|---|" if margins else "") + "---|"]
+    for k, g in groups.items():
+        ci = g.get("ci95", {})
+        cells = [k, f"{g['n']} ({g['n_ties']})", f"{pct(g['tau'])} {ci_text(ci.get('tau'))}",
+                 f"{pct(g['diff'])} {ci_text(ci.get('diff'))}"]
+        if margins:
+            cells += [pct(g.get("tie_calibrated")), pct(g.get("no_tie"))]
+        lines.append("| " + " | ".join([*cells, str(g.get("n_unparsed", "–"))]) + " |")
+    return lines
 
 
 def write_report(out_dir: str | Path, metrics: dict[str, Any], run: dict[str, Any] | None = None) -> Path:
@@ -90,11 +135,15 @@ def write_report(out_dir: str | Path, metrics: dict[str, Any], run: dict[str, An
     plot_confusion(metrics["confusion"], plots / "confusion.png")
     lines += ["## Confusion matrix", "", "![confusion](plots/confusion.png)", ""]
     if metrics.get("categories"):
-        lines += _group_section("Categories", metrics["categories"], metrics.get("macro"), plots / "categories.png")
+        lines += _group_section("Categories", metrics["categories"], metrics, plots / "categories.png")
     if metrics.get("subsets"):
         lines += _group_section("Subsets", metrics["subsets"], None, None)
     if metrics.get("dims"):
-        lines += _dims_section(metrics["dims"], plots / "dims.png")
+        dims = metrics["dims"]
+        plot_bars(tau_diff_series(dims), "accuracy per dimension (95% CI)", plots / "dims.png",
+                  {d: g["n"] for d, g in dims.items()})
+        lines += ["## Dimensions (the same verdicts against each dimension's labels)", "",
+                  *pair_table("dimension", dims), "", "![dims](plots/dims.png)", ""]
     lines += _problem_lines(run)
     path = out_dir / "report.md"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -108,49 +157,62 @@ def _run_lines(run: dict[str, Any]) -> list[str]:
 
 def _summary_lines(m: dict[str, Any]) -> list[str]:
     ci = m.get("ci95", {})
+
+    def row(name: str, key: str, definition: str) -> str:
+        return f"| {name} | {pct(m[key])} | {ci_text(ci.get(key))} | {definition} |"
+
     lines = ["| metric | value (%) | 95% CI | definition |", "|---|---|---|---|",
-             f"| tau | {_pct(m['tau'])} | {_ci(ci.get('tau'))} | accuracy over all {m['n']} pairs, ties included |",
-             f"| diff | {_pct(m['diff'])} | {_ci(ci.get('diff'))} | accuracy over the {m['n'] - m['n_ties']} "
-             "pairs humans did not tie |"]
+             row("tau", "tau", f"accuracy over all {m['n']} pairs, ties included"),
+             row("diff", "diff", f"accuracy over the {m['n'] - m['n_ties']} pairs humans did not tie")]
     if "tie_calibrated" in m:
-        lines.append(f"| tie-calibrated | {_pct(m['tie_calibrated'])} | {_ci(ci.get('tie_calibrated'))} | "
-                     f"best threshold over the margins (eps = {_num(m['tie_threshold'])}) |")
-        lines.append(f"| no tie | {_pct(m['no_tie'])} | {_ci(ci.get('no_tie'))} | sign of the margin, non-tie pairs |")
-    if m.get("macro") is not None:
-        lines.append(f"| macro | {_pct(m['macro'])} | {_ci(ci.get('macro'))} | mean of the category accuracies |")
+        lines.append(row("tie-calibrated", "tie_calibrated",
+                         f"best threshold over the margins (eps = {_num(m['tie_threshold'])})"))
+        lines.append(row("no tie", "no_tie", "sign of the margin, non-tie pairs"))
+    if "categories" in m:
+        cats = m["categories"].values()
+        n, parsed = sum(c["n"] for c in cats), sum(c["n"] - c["n_unparsed"] for c in cats)
+        lines += [row("overall, strict", "overall_strict", f"right / all {n} pairs; unparsed answers are wrong"),
+                  row("overall, official", "overall_official", f"right / the {parsed} pairs with a parsed answer "
+                      "(unparsed left out, as VL-RewardBench's `cal.py`)"),
+                  row("macro, strict", "macro_strict", f"mean of the {len(cats)} category accuracies, strict"),
+                  row("macro, official", "macro_official", f"mean of the {len(cats)} category accuracies, official")]
     if "inversion_score" in m:
-        lines.append(f"| inversion score | {_pct(m['inversion_score'])} | {_ci(ci.get('inversion_score'))} | "
-                     f"HPSv2 ranking agreement over {m['n_groups']} prompts |")
+        lines.append(row("inversion score", "inversion_score",
+                         f"HPSv2 ranking agreement over {m['n_groups']} prompts"))
     answers = ", ".join(f"{k} {v}" for k, v in m["pred_counts"].items())
     failed = f", of which {m['n_failed']} produced no answer (failed)" if m.get("n_failed") else ""
-    lines += ["", f"**Unparsed answers: {m['n_unparsed']} of {m['n']}**{failed} (counted as wrong). "
+    official = "; the official accuracies leave them out" if "categories" in m else ""
+    lines += ["", f"**Unparsed answers: {m['n_unparsed']} of {m['n']}**{failed} (counted as wrong{official}). "
               f"Judge answers: {answers}."]
     if m.get("order_consistency") is not None:
-        lines.append(f"Order consistency (both orders agree): {_pct(m['order_consistency'])}%.")
+        lines.append(f"Order consistency (both orders agree): {pct(m['order_consistency'])}%.")
     return lines
 
 
-def _group_section(title: str, groups: dict[str, Any], macro: float | None, plot: Path | None) -> list[str]:
-    lines = [f"## {title}", "", "| name | n | accuracy (%) | 95% CI |", "|---|---|---|---|"]
-    lines += [f"| {k} | {g['n']} | {_pct(g['accuracy'])} | {_ci(g['ci95'])} |" for k, g in groups.items()]
-    if macro is not None:
-        lines.append(f"| **macro** | | {_pct(macro)} | |")
+def _group_section(title: str, groups: dict[str, Any], summary: dict[str, Any] | None, plot: Path | None) -> list[str]:
+    """Strict and official accuracy per group; with `summary` (the metrics) also overall and macro, and a plot."""
+    lines = [f"## {title}", "", "| name | n | unparsed | strict (%) | 95% CI | official (%) | 95% CI |",
+             "|---|---|---|---|---|---|---|"]
+    lines += [f"| {k} | {g['n']} | {g['n_unparsed']} | {pct(g['strict'])} | {ci_text(g['ci95']['strict'])} | "
+              f"{pct(g['official'])} | {ci_text(g['ci95']['official'])} |" for k, g in groups.items()]
+    if summary is None:
+        return lines + [""]
+    ci = summary["ci95"]
+    n, unparsed = sum(g["n"] for g in groups.values()), sum(g["n_unparsed"] for g in groups.values())
+    for name, cells in (("overall", [n, unparsed]), ("macro", ["", ""])):
+        for kind in ("strict", "official"):
+            cells += [pct(summary[f"{name}_{kind}"]), ci_text(ci.get(f"{name}_{kind}"))]
+        lines.append(f"| **{name}** | " + " | ".join(map(str, cells)) + " |")
+    lines += ["", "strict: unparsed answers count as wrong. official: they are left out of the denominator, as "
+              "VL-RewardBench's `cal.py` computes its overall and macro accuracy."]
     if plot is not None:
-        plot_bars({k: (g["accuracy"], g["ci95"]) for k, g in groups.items()}, f"{title} (95% CI)", plot,
-                  {k: g["n"] for k, g in groups.items()})
+        series = {kind: {k: (g[kind], g["ci95"][kind]) for k, g in groups.items()}
+                  | {name: (summary[f"{name}_{kind}"], ci.get(f"{name}_{kind}")) for name in ("overall", "macro")}
+                  for kind in ("strict", "official")}
+        plot_bars(series, f"{title.lower()}: strict and official accuracy (95% CI)", plot,
+                  {k: g["n"] for k, g in groups.items()} | {"overall": n})
         lines += ["", f"![{title.lower()}](plots/{plot.name})"]
     return lines + [""]
-
-
-def _dims_section(dims: dict[str, Any], plot: Path) -> list[str]:
-    lines = ["## Dimensions (the same verdicts against each dimension's labels)", "",
-             "| dimension | n | tau | diff | tie-calibrated | no tie |", "|---|---|---|---|---|---|"]
-    for k, d in dims.items():
-        lines.append(f"| {k} | {d['n']} | {_pct(d['tau'])} | {_pct(d['diff'])} | {_pct(d.get('tie_calibrated'))} | "
-                     f"{_pct(d.get('no_tie'))} |")
-    plot_bars({k: (d["tau"], d["ci95"].get("tau")) for k, d in dims.items()}, "tau per dimension (95% CI)", plot,
-              {k: d["n"] for k, d in dims.items()})
-    return lines + ["", f"![dims](plots/{plot.name})", ""]
 
 
 def _problem_lines(run: dict[str, Any]) -> list[str]:
