@@ -30,14 +30,18 @@ def test_resize_within_pixel_budget(media_dir):
     assert load_image(big, max_pixels=10**6).size == (400, 100)  # never upscaled
 
 
-@pytest.mark.parametrize("name,message", [
-    ("missing.png", "file not found"),
-    ("truncated.png", "corrupt or truncated"),
-    ("garbage.png", "cannot open image"),
+@pytest.mark.parametrize("load,name,message", [
+    (load_image, "missing.png", "file not found"),
+    (load_image, "truncated.png", "corrupt or truncated"),
+    (load_image, "garbage.png", "cannot open image"),
+    (load_video, "missing.mp4", "file not found"),
+    (load_video, "truncated.mp4", "corrupt or unreadable video"),
+    (load_video, "empty.mp4", "corrupt or unreadable video"),
+    (load_video, "garbage.png", "corrupt or unreadable video"),
 ])
-def test_bad_images_name_the_file(media_dir, name, message):
+def test_bad_media_name_the_file(media_dir, load, name, message):
     with pytest.raises(MediaError, match=message) as e:
-        load_image(media_dir / name)
+        load(media_dir / name)
     assert name in str(e.value)
 
 
@@ -73,18 +77,6 @@ def test_video_from_frames_and_folder_paths(media_dir):
     assert len(frames) == 8
     assert np.array_equal(np.asarray(frames[0]), np.asarray(load_image(paths[0])))
     assert np.array_equal(np.asarray(frames[-1]), np.asarray(load_image(paths[-1])))
-
-
-@pytest.mark.parametrize("src,message", [
-    ("missing.mp4", "file not found"),
-    ("truncated.mp4", "corrupt or unreadable video"),
-    ("empty.mp4", "corrupt or unreadable video"),
-    ("garbage.png", "corrupt or unreadable video"),
-])
-def test_bad_videos_name_the_file(media_dir, src, message):
-    with pytest.raises(MediaError, match=message) as e:
-        load_video(media_dir / src)
-    assert src in str(e.value)
 
 
 def test_zero_frame_video(media_dir):
