@@ -21,18 +21,19 @@ from bench_fixtures import (
 )
 
 from unireward.bench.pipeline import prepare
-from unireward.bench.sources import BenchDataError, MissingMediaError, convert, get_benchmark, list_benchmarks
+from unireward.bench.sources import MissingMediaError, convert, get_benchmark, list_benchmarks
 from unireward.bench.sources.genai_bench import url_candidates
 from unireward.bench.sources.vl_rewardbench import category_of, subset_of
-from unireward.records import read_records
+from unireward.data.sources.common import SourceError
 from unireward.media import load_image, load_video
+from unireward.records import read_records
 from unireward.tasks import Task
 
 
 def test_registry_lists_valid_names_on_error():
     assert set(list_benchmarks()) == {"vl-rewardbench", "genai-bench-image", "genai-bench-video",
                                       "videogen-rewardbench", "mj-bench", "pickapic", "hpdv2"}
-    with pytest.raises(ValueError, match="valid: vl-rewardbench, genai-bench-image"):
+    with pytest.raises(ValueError, match="unknown benchmark 'vlrewardbench'; valid benchmarks: vl-rewardbench, genai"):
         get_benchmark("vlrewardbench")
 
 
@@ -72,12 +73,13 @@ def test_vlrb_bad_row_is_named_and_skipped(tmp_path):
     write_vlrb(tmp_path / "vlrb", ids=["RLAIF-V-1", "RLAIF-V-2"], ranking=[[0, 1], [0, 0]])
     res = convert("vl-rewardbench", tmp_path / "vlrb", tmp_path / "out")
     assert [r.id for r in res.records] == ["RLAIF-V-1"]
-    assert len(res.errors) == 1 and "RLAIF-V-2" in str(res.errors[0]) and "human_ranking" in str(res.errors[0])
+    assert [str(e) for e in res.errors] == ["vl-rewardbench: data/test-00000-of-00001.parquet row 1: (id 'RLAIF-V-2') "
+                                            "field 'human_ranking' must be [0, 1] or [1, 0], got [0, 0]"]
 
 
 def test_vlrb_missing_column_is_a_clear_error(tmp_path):
     write_parquet(tmp_path / "x.parquet", {"id": ["a"], "query": ["q"]})
-    with pytest.raises(BenchDataError, match=r"missing column\(s\) \['response', 'image', 'human_ranking'\]"):
+    with pytest.raises(SourceError, match=r"x\.parquet: missing column\(s\) \['response', 'image', 'human_ranking'\]"):
         convert("vl-rewardbench", tmp_path / "x.parquet", tmp_path / "out")
 
 
@@ -92,7 +94,7 @@ def test_genai_image_votes_and_splits(tmp_path):
     assert right.endswith(".jpg")
     v1 = convert("genai-bench-image", tmp_path / "g", tmp_path / "out1", split="test_v1")
     assert [r.winner for r in v1.records] == ["B", "tie"] and v1.records[0].id == "test_v1-0"
-    with pytest.raises(ValueError, match="valid: test, test_v1"):
+    with pytest.raises(ValueError, match="unknown split 'train'; valid splits: test, test_v1"):
         convert("genai-bench-image", tmp_path / "g", tmp_path / "out2", split="train")
 
 
@@ -131,7 +133,8 @@ def test_missing_videos_are_listed(tmp_path):
     with pytest.raises(MissingMediaError) as exc:
         prepare("genai-bench-video", tmp_path / "g", tmp_path / "out", media_root=tmp_path / "videos")
     msg = str(exc.value)
-    assert "1 item(s)" in msg and "test-1" in msg and "https://example.org/videos/r1.mp4" in msg
+    assert "1 item(s)" in msg and "video_generation/test-00000-of-00001.parquet row 1" in msg
+    assert "https://example.org/videos/r1.mp4" in msg
     assert "--allow-missing" in msg
     assert "r1.mp4" in (tmp_path / "out" / "missing_media.txt").read_text()
     res = prepare("genai-bench-video", tmp_path / "g", tmp_path / "out", media_root=tmp_path / "videos",
@@ -156,7 +159,8 @@ def test_videogen_bad_label_and_missing_video(tmp_path):
     res = convert("videogen-rewardbench", tmp_path / "vg", tmp_path / "out")
     assert [r.id for r in res.records] == ["row-0"]
     msgs = [str(e) for e in res.errors]
-    assert "row-1" in msgs[0] and "'Overall'" in msgs[0] and "'C'" in msgs[0]
+    assert msgs[0] == ("videogen-rewardbench: videogen-rewardbench.csv row 1: "
+                       "column 'Overall' must be A, B or same, got 'C'")
     assert isinstance(res.errors[1], MissingMediaError) and "minimax_00002.mp4" in msgs[1]
 
 
@@ -168,7 +172,8 @@ def test_mjbench_perspectives(tmp_path):
     assert [(r.id, r.winner, r.meta["category"]) for r in res.records] == [
         ("alignment-00000-of-00001-0", "A", "alignment"), ("alignment-00000-of-00001-1", "B", "alignment"),
         ("alignment-00000-of-00001-2", "A", "alignment"), ("safety-00000-of-00001-0", "B", "safety")]
-    assert len(res.errors) == 1 and "bias" in str(res.errors[0]) and "image0" in str(res.errors[0])
+    assert len(res.errors) == 1 and isinstance(res.errors[0], SourceError)
+    assert "bias-00000-of-00001.parquet: missing column(s) ['caption', 'image0'" in str(res.errors[0])
     only = convert("mj-bench", tmp_path / "mj", tmp_path / "out2", split="safety")
     assert len(only.records) == 1 and not only.errors
 
@@ -188,8 +193,8 @@ def test_pickapic_labels_and_filters(tmp_path):
     write_pickapic(tmp_path / "pp", "test_unique")  # must not be read as part of "test"
     res = convert("pickapic", tmp_path / "pp", tmp_path / "out")
     assert [(r.id, r.winner) for r in res.records] == [("test-0", "A"), ("test-1", "B"), ("test-2", "tie")]
-    assert res.filtered == {"are_different is false": 1, "has_label is false": 1}
-    assert res.records[0].meta["ranking_id"] == 100
+    assert res.filtered == {"identical images": 1, "unlabelled": 1}
+    assert res.records[0].meta == {"models": ["sdxl", "sd-2.1"], "image_uids": ["a0", "b0"], "ranking_id": 100}
     img = res.records[0].candidates[0]["media"][0]["image"]
     assert img.endswith(".jpg") and (tmp_path / "out" / img).is_file()
 
@@ -203,7 +208,7 @@ def test_pickapic_undecodable_image_is_named(tmp_path):
     write_parquet(path, t)
     res = convert("pickapic", tmp_path / "pp", tmp_path / "out")
     assert [r.id for r in res.records] == ["test-0", "test-2"]
-    assert "test-1" in str(res.errors[0]) and "jpg_1" in str(res.errors[0])
+    assert str(res.errors[0]).startswith("pickapic: data/test-00000-of-00001.parquet row 1: jpg_1: cannot open image")
 
 
 def test_hpdv2_rankings_to_pairs(tmp_path):
@@ -221,7 +226,9 @@ def test_hpdv2_missing_images_reported_per_file(tmp_path):
         (tmp_path / "HPD/test" / name).unlink()
     res = convert("hpdv2", tmp_path / "HPD" / "test.json", tmp_path / "out")
     assert [r.id for r in res.records] == ["1-0-1"]
-    assert [Path(e.path).name for e in res.missing] == ["0000_0.jpg", "0000_2.jpg"]
+    (error,) = res.missing
+    assert Path(error.path).name == "0000_0.jpg" and error.kind == "missing media"
+    assert str(error).startswith("hpdv2: test.json item 0: image(s) 0000_0.jpg, 0000_2.jpg not found under ")
 
 
 def test_limit_stops_early(tmp_path):

@@ -11,9 +11,9 @@ from typer.testing import CliRunner
 
 from unireward.data.cli import app
 from unireward.data.convert import convert
-from unireward.records import read_records
 from unireward.data.sources import common, get_adapter, list_sources
 from unireward.data.sources.common import SourceError, iter_json_list
+from unireward.records import read_records
 
 
 def test_registry_lists_sources_and_rejects_unknown_names():

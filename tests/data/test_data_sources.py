@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from data_fixtures import image_bytes
 
-from unireward.records import read_records
 from unireward.data.sources.common import pair_order
 from unireward.media import load_image
+from unireward.records import read_records
 from unireward.tasks import Form, Task
 
 
@@ -103,11 +103,13 @@ def test_hpdv2_train_pairs_and_test_rankings(converted):
     winners = {k: r.label["winner"] for k, r in recs.items()}
     assert winners == {"hpdv2/train-0": "A", "hpdv2/train-1": "B", "hpdv2/test-0-0-1": "B", "hpdv2/test-0-0-2": "B",
                        "hpdv2/test-0-1-2": "A", "hpdv2/test-1-0-1": "tie"}
-    assert recs["hpdv2/test-0-0-2"].meta["rank"] == [2, 1]
+    assert recs["hpdv2/test-0-0-2"].meta == {"split": "test", "group": 0, "members": [0, 2], "ranks": [2.0, 1.0],
+                                             "paths": ["00000000.jpg", "00000002.jpg"]}
     assert recs["hpdv2/train-0"].prompt == "a castle made of candy"
     skips = skipped(converted, "hpdv2")
     assert "human_preference must be [1, 0] or [0, 1], got [1, 1]" in skips[2]["reason"]
-    assert skips[3]["kind"] == "missing media" and "99999999.jpg" in skips[3]["reason"]
+    assert skips[3]["kind"] == "missing media" and "image(s) 99999999.jpg not found" in skips[3]["reason"]
+    assert skips[3]["where"] == "train.json item 3"
 
 
 def test_evalmuse_pointwise_means_and_majority_elements(converted):

@@ -10,55 +10,49 @@ Design choices a user will notice:
   skipped.jsonl).
 - A bad row never stops the conversion: it is reported with its position (``train-00000.parquet row 17``)
   and its reason, and counted by kind in the summary. A problem with the input as a whole (missing file,
-  missing column) stops it with `SourceError`.
+  missing column, a file that is not parquet) stops it with `SourceError`, which names the file.
 - Every record is validated (`Record.validate`) before it is written.
 - `limit` counts source rows read, not records written (a ShareGPTVideo row gives three records).
-- Re-running overwrites records.jsonl and skipped.jsonl; media already written are reused, not rewritten.
+- An existing output is replaced only by a finished conversion: records.jsonl and skipped.jsonl are written
+  under temporary names and renamed at the end, so a conversion that fails (a missing input, a truncated file
+  met half-way, Ctrl-C) leaves the previous output as it was. Media already written are reused, not rewritten.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from unireward.records import JsonlWriter, Record, RecordError
 from unireward.data.sources import get_adapter
-from unireward.data.sources.common import MediaStore, Row, RowError
-from unireward.media import MediaError, MissingMediaError
+from unireward.data.sources.common import ROW_ERRORS, Adapter, MediaStore, Row, RowError, SourceError, as_row_error
+from unireward.records import JsonlWriter, Record
 
 
 SHOWN_SKIPS = 20
-ROW_ERRORS = (RowError, MediaError, RecordError)
 
 
 class _Report:
-    def __init__(self, out: Path):
+    def __init__(self, path: Path):
         self.rows = 0
         self.records: Counter[str] = Counter()
         self.skipped: Counter[str] = Counter()
         self.shown: list[dict[str, Any]] = []
-        self._file = JsonlWriter(out / "skipped.jsonl", "w")
+        self._file = JsonlWriter(path, "w")
 
-    def skip(self, row: int | None, where: str, kind: str, reason: str) -> None:
-        entry = {"row": row, "where": where, "kind": kind, "reason": reason}
-        self.skipped[kind] += 1
+    def skip(self, row: int | None, where: str, e: Exception) -> None:
+        error = as_row_error(e, where)
+        entry = {"row": row, "where": where, "kind": error.kind, "reason": error.reason}
+        self.skipped[error.kind] += 1
         self._file.write(entry)
         if len(self.shown) < SHOWN_SKIPS:
             self.shown.append(entry)
 
     def close(self) -> None:
         self._file.close()
-
-
-def _kind(e: Exception) -> str:
-    if isinstance(e, RowError):
-        return e.kind
-    if isinstance(e, MissingMediaError):
-        return "missing media"
-    return "unreadable media" if isinstance(e, MediaError) else "invalid record"
 
 
 def _write(records: list[Record], writer: JsonlWriter, report: _Report) -> None:
@@ -75,43 +69,59 @@ def convert(source: str, src: str | Path, out: str | Path, limit: int | None = N
     from tqdm import tqdm
 
     adapter, src, out = get_adapter(source), Path(src), Path(out)
+    if not src.exists():
+        raise SourceError(f"{src}: no such file or folder")
     out.mkdir(parents=True, exist_ok=True)
-    media, report, start = MediaStore(out, f"media/{source}"), _Report(out), time.time()
+    final = {name: out / name for name in ("records.jsonl", "skipped.jsonl")}
+    tmp = {name: out / f".{name}.{os.getpid()}.tmp" for name in final}
+    media, report, start = MediaStore(out, f"media/{source}"), _Report(tmp["skipped.jsonl"]), time.time()
     bar = tqdm(desc=f"convert {source}", unit="row", disable=not progress or None, total=limit)
+    done = False
     try:
-        with JsonlWriter(out / "records.jsonl", "w") as writer:
-            for row in adapter.rows(src):
-                if limit is not None and report.rows >= limit:
-                    break
-                row.index = report.rows
-                report.rows += 1
-                bar.update()
-                _convert_row(adapter, row, media, writer, report)
-            for where, records in adapter.finish(media):
-                try:
-                    _write(records, writer, report)
-                except ROW_ERRORS as e:
-                    report.skip(None, where, _kind(e), str(e))
+        with JsonlWriter(tmp["records.jsonl"], "w") as writer:
+            _run(adapter, src, limit, media, writer, report, bar)
+        done = True
     finally:
         bar.close()
         report.close()
+        for name, path in tmp.items():
+            if done:
+                os.replace(path, final[name])
+            else:
+                path.unlink(missing_ok=True)
     summary = {
         "source": source, "input": str(src), "output": str(out), "limit": limit,
         "rows_read": report.rows, "records_written": sum(report.records.values()),
         "records_by_task_form": dict(sorted(report.records.items())), "media_files_written": media.written,
         "rows_skipped": sum(report.skipped.values()), "skipped_by_kind": dict(report.skipped.most_common()),
-        "skipped": report.shown, "skipped_file": str(out / "skipped.jsonl"),
+        "skipped": report.shown, "skipped_file": str(final["skipped.jsonl"]),
         "seconds": round(time.time() - start, 3),
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
     return summary
 
 
-def _convert_row(adapter, row: Row, media: MediaStore, writer: JsonlWriter, report: _Report) -> None:
+def _run(adapter: Adapter, src: Path, limit: int | None, media: MediaStore, writer: JsonlWriter, report: _Report,
+         bar) -> None:
+    for row in adapter.rows(src):
+        if limit is not None and report.rows >= limit:
+            break
+        row.index = report.rows
+        report.rows += 1
+        bar.update()
+        _convert_row(adapter, row, media, writer, report)
+    for where, records in adapter.finish(media):
+        try:
+            _write(records, writer, report)
+        except ROW_ERRORS as e:
+            report.skip(None, where, e)
+
+
+def _convert_row(adapter: Adapter, row: Row, media: MediaStore, writer: JsonlWriter, report: _Report) -> None:
     if row.error:
-        report.skip(row.index, row.where, "unreadable row", row.error)
+        report.skip(row.index, row.where, RowError(row.error, "unreadable row"))
         return
     try:
         _write(adapter.convert(row, media), writer, report)
     except ROW_ERRORS as e:
-        report.skip(row.index, row.where, _kind(e), str(e))
+        report.skip(row.index, row.where, e)

@@ -21,28 +21,31 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
-from unireward.bench.sources._common import (
-    BenchDataError,
-    LoadContext,
+from unireward.data.sources.common import (
     MissingMediaError,
-    check_columns,
+    Row,
+    RowError,
     find_files,
+    image_bytes,
+    need_text,
     parquet_rows,
 )
 from unireward.records import Record
 from unireward.tasks import Form, Task
 
 
-SPLITS = ("test", "test_v1")
+if TYPE_CHECKING:
+    from unireward.bench.sources import LoadContext
+
 VOTES = {"leftvote": "A", "rightvote": "B", "tievote": "tie", "bothbad_vote": "tie"}
 
 
 def load_image(data: Path, ctx: LoadContext) -> Iterator[Record]:
     """`genai-bench-image`: image generation pairs, images embedded in the parquet."""
-    yield from _load(data, ctx, "image_generation", Task.IMAGE_GENERATION)
+    return _load(data, ctx, "image_generation", Task.IMAGE_GENERATION)
 
 
 def load_video(data: Path, ctx: LoadContext) -> Iterator[Record]:
@@ -50,41 +53,30 @@ def load_video(data: Path, ctx: LoadContext) -> Iterator[Record]:
     if ctx.media_root is None:
         raise ValueError(f"{ctx.bench}: the videos are URLs in the data; download them and pass --media-root DIR "
                          "(see docs/bench.md)")
-    yield from _load(data, ctx, "video_generation", Task.VIDEO_GENERATION)
+    return _load(data, ctx, "video_generation", Task.VIDEO_GENERATION)
 
 
 def _load(data: Path, ctx: LoadContext, config: str, task: Task) -> Iterator[Record]:
-    split = ctx.split or "test"
-    if split not in SPLITS:
-        raise ValueError(f"{ctx.bench}: unknown split {split!r}; valid: {', '.join(SPLITS)}")
-    old = split.replace("test", "train")
+    split, old = ctx.split, ctx.split.replace("test", "train")
     patterns = [f"{config}/{split}-*.parquet", f"{split}-*.parquet", f"{config}/{old}-*.parquet", f"{old}-*.parquet"]
     kind = "image" if task == Task.IMAGE_GENERATION else "video"
-    for path in find_files(data, patterns, ctx.bench, f"{config} {split} parquet"):
-        check_columns(path, ("prompt", f"left_{kind}", f"right_{kind}", "vote_type"), ctx.bench)
-        for i, row in enumerate(parquet_rows(path)):
-            item = f"{split}-{i}"
-            try:
-                yield _record(row, item, kind, task, ctx)
-            except BenchDataError as e:
-                ctx.on_error(e)
+    rows = parquet_rows(data, ("prompt", f"left_{kind}", f"right_{kind}", "vote_type"), ("left_model", "right_model"),
+                        files=find_files(data, patterns, f"{config} {split} parquet"))
+    return ctx.each(rows, lambda row: [_record(row, kind, task, ctx)])
 
 
-def _record(row: dict[str, Any], item: str, kind: str, task: Task, ctx: LoadContext) -> Record:
-    vote = row["vote_type"]
+def _record(row: Row, kind: str, task: Task, ctx: LoadContext) -> Record:
+    d, vote = row.data, row.data["vote_type"]
     if vote not in VOTES:
-        raise BenchDataError(f"{ctx.bench}: {item}: field 'vote_type' must be one of {list(VOTES)}, got {vote!r}",
-                             item)
-    if not isinstance(row["prompt"], str) or not row["prompt"].strip():
-        raise BenchDataError(f"{ctx.bench}: {item}: field 'prompt' must be a non-empty string", item)
+        raise RowError(f"field 'vote_type' must be one of {list(VOTES)}, got {vote!r}")
+    need_text(d, "prompt")
     if kind == "image":
-        sides = [ctx.save_image(row[f"{s}_image"], f"{ctx.bench}: {item}: field '{s}_image'")
-                 for s in ("left", "right")]
+        sides = [ctx.media.image(image_bytes(d, f"{s}_image"), f"{s}_image") for s in ("left", "right")]
     else:
-        sides = [video_path(row[f"{s}_video"], ctx.media_root, item, ctx.bench) for s in ("left", "right")]
-    return Record(id=item, source=ctx.bench, task=task, form=Form.PAIR, prompt=row["prompt"],
-                  candidates=[{"media": [{kind: p}]} for p in sides], label={"winner": VOTES[vote]},
-                  meta={"vote_type": vote, "models": [row.get("left_model"), row.get("right_model")]})
+        sides = [{"video": video_path(d[f"{s}_video"], ctx.media_root)} for s in ("left", "right")]
+    return Record(id=f"{ctx.split}-{row.index}", source=ctx.bench, task=task, form=Form.PAIR, prompt=d["prompt"],
+                  candidates=[{"media": [m]} for m in sides], label={"winner": VOTES[vote]},
+                  meta={"vote_type": vote, "models": [d.get("left_model"), d.get("right_model")]})
 
 
 def url_candidates(url: str, root: Path) -> list[Path]:
@@ -101,13 +93,12 @@ def url_candidates(url: str, root: Path) -> list[Path]:
     return list(dict.fromkeys(out))
 
 
-def video_path(url: Any, root: Path, item: str, bench: str) -> str:
+def video_path(url: Any, root: Path) -> str:
     """The absolute path of the downloaded video for `url`, or a `MissingMediaError` listing the paths tried."""
     if not isinstance(url, str) or not url.strip():
-        raise BenchDataError(f"{bench}: {item}: expected a video URL, got {url!r}", item)
+        raise RowError(f"expected a video URL, got {url!r}")
     tried = url_candidates(url, root) if "://" in url else [root / url]
     for p in tried:
         if p.is_file():
             return str(p.resolve())
-    raise MissingMediaError(f"{bench}: {item}: no downloaded file for {url} (tried {', '.join(map(str, tried))})",
-                            item, str(tried[0]))
+    raise MissingMediaError(f"no downloaded file for {url} (tried {', '.join(map(str, tried))})", tried[0])

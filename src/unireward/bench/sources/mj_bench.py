@@ -19,15 +19,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from unireward.bench.sources._common import BenchDataError, LoadContext, check_columns, find_files, parquet_rows
+from unireward.data.sources.common import Row, RowError, SourceError, find_files, image_bytes, need_text, parquet_rows
 from unireward.records import Record
 from unireward.tasks import Form, Task
 
 
-BENCH = "mj-bench"
-SPLITS = ("alignment", "safety", "quality", "bias")
+if TYPE_CHECKING:
+    from unireward.bench.sources import LoadContext
+
 COLUMNS = ("caption", "image0", "image1", "label")
 
 
@@ -37,32 +38,25 @@ def perspective_of(path: Path) -> str:
 
 def load(data: Path, ctx: LoadContext) -> Iterator[Record]:
     wanted = [s.strip() for s in ctx.split.split(",")] if ctx.split else None
-    for path in find_files(data, ["data/*.parquet", "**/*.parquet"], BENCH, "parquet file"):
+    for path in find_files(data, ["data/*.parquet", "**/*.parquet"], "parquet"):
         if wanted and perspective_of(path) not in wanted:
             continue
         try:
-            check_columns(path, COLUMNS, BENCH)
-        except BenchDataError as e:
+            rows = parquet_rows(data, COLUMNS, ("category", "subcategory"), files=[path])
+            yield from ctx.each(rows, lambda row, path=path: [_record(row, perspective_of(path), ctx)])
+        except SourceError as e:
             ctx.on_error(e)
-            continue
-        for i, row in enumerate(parquet_rows(path)):
-            item = f"{path.name.split('.')[0]}-{i}"
-            try:
-                yield _record(row, item, perspective_of(path), ctx)
-            except BenchDataError as e:
-                ctx.on_error(e)
 
 
-def _record(row: dict[str, Any], item: str, perspective: str, ctx: LoadContext) -> Record:
-    caption = row["caption"]
-    if not isinstance(caption, str) or not caption.strip():
-        raise BenchDataError(f"{BENCH}: {item}: field 'caption' must be a non-empty string", item)
-    if row["label"] not in (0, 1):
-        raise BenchDataError(f"{BENCH}: {item}: field 'label' must be 0 or 1, got {row['label']!r}", item)
-    images = [ctx.save_image(row[c], f"{BENCH}: {item}: field '{c}'") for c in ("image0", "image1")]
-    meta = {"category": row.get("category") or perspective}
-    if row.get("subcategory"):
-        meta["subset"] = row["subcategory"]
-    return Record(id=item, source=BENCH, task=Task.IMAGE_GENERATION, form=Form.PAIR, prompt=caption,
-                  candidates=[{"media": [{"image": p}]} for p in images],
-                  label={"winner": "A" if row["label"] == 0 else "B"}, meta=meta)
+def _record(row: Row, perspective: str, ctx: LoadContext) -> Record:
+    d = row.data
+    caption = need_text(d, "caption")
+    if d["label"] not in (0, 1):
+        raise RowError(f"field 'label' must be 0 or 1, got {d['label']!r}")
+    images = [ctx.media.image(image_bytes(d, c), c) for c in ("image0", "image1")]
+    meta = {"category": d.get("category") or perspective}
+    if d.get("subcategory"):
+        meta["subset"] = d["subcategory"]
+    return Record(id=f"{row.file.name.split('.')[0]}-{row.pos}", source="mj-bench", task=Task.IMAGE_GENERATION,
+                  form=Form.PAIR, prompt=caption, candidates=[{"media": [m]} for m in images],
+                  label={"winner": "A" if d["label"] == 0 else "B"}, meta=meta)

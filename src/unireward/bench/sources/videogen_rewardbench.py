@@ -14,60 +14,48 @@ Design choices a user will notice:
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from unireward.bench.sources._common import BenchDataError, LoadContext, existing_file, find_files
+from unireward.data.sources.common import Row, RowError, csv_rows, find_files, find_media
 from unireward.records import Record
 from unireward.tasks import Form, Task
 
 
-BENCH = "videogen-rewardbench"
-SPLITS = ("eval",)
+if TYPE_CHECKING:
+    from unireward.bench.sources import LoadContext
+
 DIMS = ("VQ", "MQ", "TA")
 LABELS = {"A": "A", "B": "B", "same": "tie"}
 COLUMNS = ("path_A", "path_B", "prompt", "Overall", *DIMS)
 
 
 def load(data: Path, ctx: LoadContext) -> Iterator[Record]:
-    if (ctx.split or "eval") not in SPLITS:
-        raise ValueError(f"{BENCH}: unknown split {ctx.split!r}; valid: {', '.join(SPLITS)}")
-    for path in find_files(data, ["videogen-rewardbench.csv", "*.csv"], BENCH, "CSV file"):
-        root = ctx.media_root or path.parent
-        with open(path, newline="", encoding="utf-8") as f:
-            reader = csv.DictReader(f)
-            missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
-            if missing:
-                raise BenchDataError(f"{BENCH}: {path}: missing column(s) {missing}; the file has "
-                                     f"{reader.fieldnames}", str(path))
-            for i, row in enumerate(reader):
-                try:
-                    yield _record(row, f"row-{i}", root)
-                except BenchDataError as e:
-                    ctx.on_error(e)
+    files = find_files(data, ["videogen-rewardbench.csv", "*.csv"], "CSV")
+    return ctx.each(csv_rows(data, COLUMNS, files), lambda row: [_record(row, ctx.media_root or row.file.parent)])
 
 
-def _label(row: dict[str, str], col: str, item: str) -> str:
-    value = (row.get(col) or "").strip()
+def _text(d: dict[str, str], col: str) -> str:
+    value = (d.get(col) or "").strip()
+    if not value:
+        raise RowError(f"column '{col}' is empty", "missing field")
+    return value
+
+
+def _label(d: dict[str, str], col: str) -> str:
+    value = (d.get(col) or "").strip()
     if value not in LABELS:
-        raise BenchDataError(f"{BENCH}: {item}: column '{col}' must be A, B or same, got {value!r}", item)
+        raise RowError(f"column '{col}' must be A, B or same, got {value!r}")
     return LABELS[value]
 
 
-def _record(row: dict[str, str], item: str, root: Path) -> Record:
-    prompt = (row.get("prompt") or "").strip()
-    if not prompt:
-        raise BenchDataError(f"{BENCH}: {item}: column 'prompt' is empty", item)
-    label = _label(row, "Overall", item)
-    dims = {d: _label(row, d, item) for d in DIMS}
-    paths = []
-    for col in ("path_A", "path_B"):
-        rel = (row.get(col) or "").strip()
-        if not rel:
-            raise BenchDataError(f"{BENCH}: {item}: column '{col}' is empty", item)
-        paths.append(existing_file(root / rel.removeprefix("./"), item, BENCH,
-                                   "unzip videos.zip next to the CSV, or pass --media-root"))
-    return Record(id=item, source=BENCH, task=Task.VIDEO_GENERATION, form=Form.PAIR, prompt=prompt,
-                  candidates=[{"media": [{"video": p}]} for p in paths], label={"winner": label},
-                  meta={"dims": dims, "models": [row.get("A_model"), row.get("B_model")]})
+def _record(row: Row, root: Path) -> Record:
+    d = row.data
+    prompt, label, dims = _text(d, "prompt"), _label(d, "Overall"), {k: _label(d, k) for k in DIMS}
+    paths = [str(find_media(_text(d, c).removeprefix("./"), [root], "video",
+                            "unzip videos.zip next to the CSV, or pass --media-root").resolve())
+             for c in ("path_A", "path_B")]
+    return Record(id=f"row-{row.pos}", source="videogen-rewardbench", task=Task.VIDEO_GENERATION, form=Form.PAIR,
+                  prompt=prompt, candidates=[{"media": [{"video": p}]} for p in paths], label={"winner": label},
+                  meta={"dims": dims, "models": [d.get("A_model"), d.get("B_model")]})

@@ -18,15 +18,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from unireward.bench.sources._common import BenchDataError, LoadContext, check_columns, find_files, parquet_rows
+from unireward.data.sources.common import RowError, find_files, image_bytes, need_text, parquet_rows
 from unireward.records import Record
 from unireward.tasks import Form, Task
 
 
-BENCH = "vl-rewardbench"
-SPLITS = ("test",)
+if TYPE_CHECKING:
+    from unireward.bench.sources import LoadContext
+
 COLUMNS = ("id", "query", "response", "image", "human_ranking")
 
 _PREFIX_SUBSET = {"RLAIF": "rlaif-v", "RLHF": "rlhf-v", "mathverse": "reasoning_tasks", "mmmu": "reasoning_tasks",
@@ -48,35 +49,29 @@ def category_of(item_id: str) -> str:
 
 
 def load(data: Path, ctx: LoadContext) -> Iterator[Record]:
-    split = ctx.split or "test"
-    if split not in SPLITS:
-        raise ValueError(f"{BENCH}: unknown split {split!r}; valid: {', '.join(SPLITS)}")
-    for path in find_files(data, [f"data/{split}-*.parquet", f"{split}-*.parquet", "**/*.parquet"], BENCH,
-                           "parquet file"):
-        check_columns(path, COLUMNS, BENCH)
-        for i, row in enumerate(parquet_rows(path)):
-            item = f"{path.name} row {i} (id {row.get('id')!r})"
-            try:
-                yield _record(row, item, ctx)
-            except BenchDataError as e:
-                ctx.on_error(e)
+    patterns = [f"data/{ctx.split}-*.parquet", f"{ctx.split}-*.parquet", "**/*.parquet"]
+    return ctx.each(parquet_rows(data, COLUMNS, files=find_files(data, patterns, "parquet")),
+                    lambda row: [_record(row.data, ctx)])
 
 
-def _record(row: dict[str, Any], item: str, ctx: LoadContext) -> Record:
-    item_id = row["id"]
-    if not isinstance(item_id, str) or not item_id:
-        raise BenchDataError(f"{BENCH}: {item}: field 'id' must be a non-empty string", item)
-    responses = row["response"]
-    if not (isinstance(responses, list) and len(responses) == 2 and all(isinstance(r, str) for r in responses)):
-        raise BenchDataError(f"{BENCH}: {item}: field 'response' must hold two strings", item)
-    if not isinstance(row["query"], str) or not row["query"].strip():
-        raise BenchDataError(f"{BENCH}: {item}: field 'query' must be a non-empty string", item)
-    ranking = list(row["human_ranking"] or [])
-    if ranking not in ([0, 1], [1, 0]):
-        raise BenchDataError(f"{BENCH}: {item}: field 'human_ranking' must be [0, 1] or [1, 0], got {ranking}", item)
-    image = ctx.save_image(row["image"], f"{BENCH}: {item}: field 'image'")
-    subset = subset_of(item_id)
-    return Record(id=item_id, source=BENCH, task=Task.IMAGE_UNDERSTANDING, form=Form.PAIR, prompt=row["query"],
-                  media=[{"image": image}], candidates=[{"text": responses[0]}, {"text": responses[1]}],
-                  label={"winner": "A" if ranking == [0, 1] else "B"},
-                  meta={"category": SUBSET_GROUP[subset], "subset": subset})
+def _record(d: dict[str, Any], ctx: LoadContext) -> Record:
+    need_text(d, "id")
+    item_id = d["id"]
+    try:
+        need_text(d, "query")
+        responses = d["response"]
+        if not (isinstance(responses, list) and len(responses) == 2 and all(isinstance(r, str) for r in responses)):
+            raise RowError("field 'response' must hold two strings")
+        ranking = list(d["human_ranking"] or [])
+        if ranking not in ([0, 1], [1, 0]):
+            raise RowError(f"field 'human_ranking' must be [0, 1] or [1, 0], got {ranking}")
+        image = ctx.media.image(image_bytes(d, "image"), "image")
+        subset = subset_of(item_id)
+        return Record(id=item_id, source="vl-rewardbench", task=Task.IMAGE_UNDERSTANDING, form=Form.PAIR,
+                      prompt=d["query"], media=[image],
+                      candidates=[{"text": responses[0]}, {"text": responses[1]}],
+                      label={"winner": "A" if ranking == [0, 1] else "B"},
+                      meta={"category": SUBSET_GROUP[subset], "subset": subset})
+    except RowError as e:
+        e.reason = f"(id {item_id!r}) {e.reason}"
+        raise

@@ -1,32 +1,33 @@
 """The public sources of the unified preference dataset, one adapter module each.
 
-The registry is data: a name maps to ``"module:Class"`` and the module is imported only when that source is
-converted, so listing sources is instant and a broken optional dependency affects only its own source.
+`SOURCES` is a lazy `Registry` (the shape `unireward.bench.sources.BENCHMARKS` shares): a name maps to
+``"module:Class"`` and the module is imported only when that source is converted, so listing sources is instant
+and a broken optional dependency affects only its own source. The readers, errors and field checks the
+adapters share are in `unireward.data.sources.common`.
 """
 
 from __future__ import annotations
 
-import importlib
-
-from unireward.data.sources.common import Adapter
+from unireward.data.sources.common import Adapter, Entry, Registry
 
 
-SOURCES: dict[str, str] = {
+_M = "unireward.data.sources."
+SOURCES = Registry("source", [
     # image generation
-    "hpd": "unireward.data.sources.hpd:HPD",
-    "hpdv2": "unireward.data.sources.hpdv2:HPDv2",
-    "evalmuse": "unireward.data.sources.evalmuse:EvalMuse",
-    "oip": "unireward.data.sources.oip:OIP",
-    "pickapic": "unireward.data.sources.pickapic:PickAPic",
+    Entry("hpd", _M + "hpd:HPD", "Rapidata 700k Human Preference Dataset (parquet): vote-count pairs"),
+    Entry("hpdv2", _M + "hpdv2:HPDv2", "HPSv2 HPDv2 (train.json pairs, test.json rankings, images)"),
+    Entry("evalmuse", _M + "evalmuse:EvalMuse", "EvalMuse-40K (train_list.json + images): scores and pairs"),
+    Entry("oip", _M + "oip:OIP", "Open Image Preferences v1 binarized (parquet): chosen/rejected"),
+    Entry("pickapic", _M + "pickapic:PickAPic", "Pick-a-Pic v2 (parquet, jpg bytes): label_0/label_1 pairs"),
     # image understanding
-    "llava_critic": "unireward.data.sources.llava_critic:LLaVACritic",
+    Entry("llava_critic", _M + "llava_critic:LLaVACritic", "LLaVA-Critic-113k (parquet): pairwise and pointwise"),
     # video generation
-    "videodpo": "unireward.data.sources.videodpo:VideoDPO",
-    "lift_hra": "unireward.data.sources.lift_hra:LiFTHRA",
-    "videofeedback": "unireward.data.sources.videofeedback:VideoFeedback",
+    Entry("videodpo", _M + "videodpo:VideoDPO", "VideoDPO (metadata.json + pair.json + clips)"),
+    Entry("lift_hra", _M + "lift_hra:LiFTHRA", "LiFT-HRA (JSON + videos): Good/Normal/Bad per dimension"),
+    Entry("videofeedback", _M + "videofeedback:VideoFeedback", "VideoFeedback (parquet/JSON + frames): 5 dims"),
     # video understanding
-    "sharegptvideo": "unireward.data.sources.sharegptvideo:ShareGPTVideo",
-}
+    Entry("sharegptvideo", _M + "sharegptvideo:ShareGPTVideo", "ShareGPTVideo DPO 17k (JSONL + frame folders)"),
+])
 
 
 def list_sources() -> list[str]:
@@ -34,8 +35,5 @@ def list_sources() -> list[str]:
 
 
 def get_adapter(name: str) -> Adapter:
-    """A fresh adapter for source `name`; an unknown name lists the valid ones."""
-    if name not in SOURCES:
-        raise ValueError(f"unknown source {name!r}; valid sources: {', '.join(SOURCES)}")
-    module, cls = SOURCES[name].split(":")
-    return getattr(importlib.import_module(module), cls)()
+    """A fresh adapter for source `name`; an unknown name raises `UnknownNameError` listing the valid ones."""
+    return SOURCES[name].load()()

@@ -22,17 +22,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from unireward.records import Record
 from unireward.data.sources.common import (
     Adapter,
     MediaStore,
     Row,
     RowError,
+    find_media,
     json_list_rows,
     need,
     need_text,
     pair_order,
 )
+from unireward.records import Record
 from unireward.tasks import Form, Task
 
 
@@ -71,20 +72,13 @@ class EvalMuse(Adapter):
         files = [src] if src.is_file() else [src / "train_list.json"]
         return json_list_rows(src, files)
 
-    def _image_path(self, row: Row, rel: str) -> Path:
-        folder = row.file.parent
-        for candidate in (folder / rel, folder / "images" / rel):
-            if candidate.is_file():
-                return candidate
-        raise RowError(f"image {rel} not found in {folder} or {folder / 'images'}", kind="missing media")
-
     def convert(self, row: Row, media: MediaStore) -> list[Record]:
         d = row.data
         prompt, pid, rel = need_text(d, "prompt"), str(need(d, "prompt_id")), need_text(d, "img_path")
         scores = _votes(need(d, "total_score"), "total_score", 1, 5)
         mean = round(sum(scores) / len(scores), 2)
         elements = _elements(d)
-        image = media.image(self._image_path(row, rel), rel)
+        image = media.image(find_media(rel, [row.file.parent, row.file.parent / "images"], "image"), rel)
         self._remember(pid, prompt, _Scored(mean, image, rel))
         meta = {"prompt_id": pid, "img_path": rel, "total_score": scores,
                 **{k: d[k] for k in FLAGS if d.get(k) is not None}}

@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from unireward.records import Record
 from unireward.data.sources.common import (
     Adapter,
     MediaStore,
@@ -27,6 +26,7 @@ from unireward.data.sources.common import (
     need_text,
     parquet_rows,
 )
+from unireward.records import Record
 from unireward.tasks import Form, Task
 
 

@@ -24,8 +24,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from unireward.data.sources.common import (
+    Adapter,
+    MediaStore,
+    Row,
+    RowError,
+    find_media,
+    json_list_rows,
+    need,
+    need_text,
+)
 from unireward.records import Record
-from unireward.data.sources.common import Adapter, MediaStore, Row, RowError, json_list_rows, need, need_text
 from unireward.tasks import Form, Task
 
 
@@ -63,13 +72,6 @@ class LiFTHRA(Adapter):
     def rows(self, src: Path) -> Iterator[Row]:
         return json_list_rows(src)
 
-    def _video_path(self, row: Row, rel: str) -> Path:
-        folder = row.file.parent
-        for candidate in (folder / rel, folder / "videos" / rel):
-            if candidate.is_file():
-                return candidate
-        raise RowError(f"video {rel} not found in {folder} or {folder / 'videos'}", kind="missing media")
-
     def convert(self, row: Row, media: MediaStore) -> list[Record]:
         d = row.data
         rel = need_text(d, "video")
@@ -89,7 +91,8 @@ class LiFTHRA(Adapter):
         if video is None:
             if not caption:
                 raise RowError("no caption before the question", kind="missing field")
-            video = self.pending[rel] = _Video(caption, media.video(self._video_path(row, rel), rel), row.index)
+            path = find_media(rel, [row.file.parent, row.file.parent / "videos"], "video")
+            video = self.pending[rel] = _Video(caption, media.video(path, rel), row.index)
         if dim in video.ratings:
             raise RowError(f"duplicate {dim} rating for video {rel}", kind="duplicate")
         video.ratings[dim], video.reasons[dim] = rating[1].capitalize(), rating[2].strip()

@@ -26,7 +26,6 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from unireward.records import Record
 from unireward.data.sources.common import (
     Adapter,
     MediaStore,
@@ -38,6 +37,7 @@ from unireward.data.sources.common import (
     need,
     parquet_rows,
 )
+from unireward.records import Record
 from unireward.tasks import Form, Task
 from unireward.templates import parse_verdict
 
@@ -111,7 +111,7 @@ class LLaVACritic(Adapter):
     name = "llava_critic"
 
     def rows(self, src: Path) -> Iterator[Row]:
-        files = find_files(src, "*.parquet")
+        files = find_files(src, "**/*.parquet", "parquet")
         for f in files:
             self._form(f)  # fail before reading anything when a file's form is unknown
         return parquet_rows(src, ["id", "conversations", "image"], ["source"], files=files)

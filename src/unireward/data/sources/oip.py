@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from unireward.records import Record
 from unireward.data.sources.common import (
     Adapter,
     MediaStore,
@@ -24,6 +23,7 @@ from unireward.data.sources.common import (
     pair_order,
     parquet_rows,
 )
+from unireward.records import Record
 from unireward.tasks import Form, Task
 
 

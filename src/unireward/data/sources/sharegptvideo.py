@@ -18,10 +18,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from unireward.records import Record
 from unireward.data.sources.common import (
     Adapter,
     MediaStore,
+    MissingMediaError,
     Row,
     RowError,
     frame_files,
@@ -30,6 +30,7 @@ from unireward.data.sources.common import (
     need_text,
     pair_order,
 )
+from unireward.records import Record
 from unireward.tasks import Form, Task
 
 
@@ -56,8 +57,8 @@ class ShareGPTVideo(Adapter):
                     return media.frames(frame_files(path), video)
                 if path.is_file():
                     return media.video(path, video)
-        raise RowError(f"video {video!r} not found (as a frame folder or file) near {row.file}",
-                       kind="missing media")
+        raise MissingMediaError(f"video {video!r} not found (as a frame folder or file) near {row.file}",
+                                row.file.parent / video)
 
     def convert(self, row: Row, media: MediaStore) -> list[Record]:
         d = row.data

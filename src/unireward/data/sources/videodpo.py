@@ -16,18 +16,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from unireward.records import Record
 from unireward.data.sources.common import (
     Adapter,
     MediaStore,
     Row,
     RowError,
     SourceError,
+    find_media,
     iter_json_list,
     json_list_rows,
     need,
     pair_order,
 )
+from unireward.records import Record
 from unireward.tasks import Form, Task
 
 
@@ -55,6 +56,8 @@ class VideoDPO(Adapter):
         self.clips: list[tuple[str | None, str | None]] = []
 
     def rows(self, src: Path) -> Iterator[Row]:
+        if not src.exists():
+            raise SourceError(f"{src}: no such file or folder")
         if src.is_file():
             src = src.parent
         folders = sorted(p.parent for p in src.rglob("pair.json") if (p.parent / "metadata.json").is_file())
@@ -71,7 +74,7 @@ class VideoDPO(Adapter):
         path, caption = self.clips[index]
         if path is None:
             raise RowError(f"metadata.json item {index} ({key}) has no basic.clip_path", kind="missing field")
-        return media.video(self.folder / path, key), caption, path
+        return media.video(find_media(path, [self.folder], "video"), key), caption, path
 
     def convert(self, row: Row, media: MediaStore) -> list[Record]:
         d = row.data

@@ -18,18 +18,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from unireward.records import Record
 from unireward.data.sources.common import (
     Adapter,
     MediaStore,
     Row,
     RowError,
-    SourceError,
+    find_files,
+    find_media,
     json_list_rows,
     need,
     need_text,
     parquet_rows,
 )
+from unireward.records import Record
 from unireward.tasks import Form, Task
 from unireward.templates.video_generation import FEEDBACK_DIMS
 
@@ -47,16 +48,9 @@ class VideoFeedback(Adapter):
         self.roots: list[Path] = []
 
     def rows(self, src: Path) -> Iterator[Row]:
-        if not src.exists():
-            raise SourceError(f"{src}: no such file or folder")
+        files = find_files(src, ["**/*.parquet", "*.json"], "parquet or JSON annotation")
         folder = src.parent if src.is_file() else src
         self.roots = [folder] + sorted(p for p in folder.iterdir() if p.is_dir() and p.name.startswith("frames"))
-        if src.is_file():
-            files = [src]
-        else:
-            files = sorted(src.rglob("*.parquet")) or sorted(p for p in src.glob("*.json"))
-        if not files:
-            raise SourceError(f"{src}: no parquet or JSON annotation files")
         if files[0].suffix == ".parquet":
             return parquet_rows(src, ["id", "images", "text prompt", *FEEDBACK_DIMS], files=files)
         return json_list_rows(src, files)
@@ -64,10 +58,7 @@ class VideoFeedback(Adapter):
     def _frames(self, vid: str, names) -> list[Path]:
         if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
             raise RowError(f"field 'images' must be a non-empty list of frame names, got {names!r:.80}")
-        root = next((r for r in self.roots if (r / vid / names[0]).is_file()), None)
-        if root is None:
-            raise RowError(f"frames of {vid} not found (looked for {vid}/{names[0]} in "
-                           f"{[str(r) for r in self.roots]})", kind="missing media")
+        root = find_media(f"{vid}/{names[0]}", self.roots, "first frame").parents[1]
         return [root / vid / n for n in names]
 
     def convert(self, row: Row, media: MediaStore) -> list[Record]:
