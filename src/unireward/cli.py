@@ -15,6 +15,7 @@ from unireward.demo import demo
 from unireward.judges.cli import app as judge_app
 from unireward.judges.cli import models
 from unireward.synth.cli import app as synth_app
+from unireward.templates.cli import app as templates_app
 from unireward.train.cli import app as train_app
 
 
@@ -25,6 +26,7 @@ app.add_typer(data_app, name="data", help="Convert public preference sources, mi
 app.add_typer(bench_app, name="bench", help="Run judges on reward benchmarks and score predictions.")
 app.add_typer(synth_app, name="synth", help="The synthetic four-task world with exact labels.")
 app.add_typer(train_app, name="train", help="Train a judge on exported conversations (TRL).")
+app.add_typer(templates_app, name="templates", help="Show the exact prompts; export and load template files.")
 app.command("construct", help="Build DPO preference pairs from a generator's samples with a judge.")(construct)
 app.command("models")(models)
 app.command("demo")(demo)

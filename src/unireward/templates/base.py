@@ -1,18 +1,45 @@
-"""The `Template` value and the lookup over the per-task template files."""
+"""The `Template` value, the one place prompts are rendered, and the lookup over families.
+
+Design choices:
+- Rendering happens in ONE function, `render_item` (and `Template.render` under it): the judge's request
+  text and the training exports' user text are the same call on the same values, so the training prompt
+  equals the inference prompt by construction.
+- User-supplied strings (the caption/question and the answers) are *neutralised* before they go into the
+  text: a chat-control sequence typed into them could otherwise forge a turn (an answer holding
+  ``<|im_end|>\\n<|im_start|>assistant``) or add an image placeholder the processor would try to fill
+  (``<image>``, ``<|image_pad|>``). The rule, `neutralize`: a zero-width space (U+200B) is inserted right
+  after every ``<`` that starts ``<|`` (any ``<|...|>`` token of the Qwen/ChatML family) or a LLaVA media
+  tag ``<image>``, ``<video>``, ``</image>``, ``</video>`` (any case). The text reads the same to a person;
+  the tokenizer no longer sees the special token. The rule is idempotent and never touches the template's
+  own text, whose author controls it.
+- A family is either a built-in name (`FAMILIES`) or a path to a YAML/TOML file of templates
+  (`unireward.templates.files`): ``get_template(task, form, "my_prompts.yaml")`` works wherever a family
+  name does.
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
 
 from unireward.tasks import Form, Task
 
 
-FAMILIES: tuple[str, ...] = ("v1", "v1-llava", "2.0", "think")
+FAMILIES: tuple[str, ...] = ("v1", "v1-llava", "2.0", "think", "think-qwen3vl")
 
 # How an answer is read: a verdict phrase, a "Final Score:" line (+ optional dimension lines),
 # per-dimension float scores (2.0 pointwise), relative pair scores (2.0 pairwise), or <answer> tags.
 PARSERS = ("phrase", "final_score", "dim_scores", "pair_scores", "think")
+
+ZWSP = "\u200b"
+_CONTROL = re.compile(r"<(?=\||/?(?:image|video)>)", re.IGNORECASE)
+
+
+def neutralize(text: str) -> str:
+    """`text` with chat-control sequences broken by a zero-width space after their ``<`` (see the module doc)."""
+    return _CONTROL.sub("<" + ZWSP, text)
 
 
 @dataclass(frozen=True)
@@ -20,7 +47,8 @@ class Template:
     """One prompt and the answer format it asks for.
 
     text: the instruction; placeholders {prompt}, {answer} (pointwise understanding),
-        {answer_a}/{answer_b} (pairwise understanding), {lo}/{hi} (the pointwise scale).
+        {answer_a}/{answer_b} (pairwise understanding), {lo}/{hi} (the pointwise scale); literal braces
+        are doubled ({{ }}), as in `str.format`.
     phrases: pairwise verdict phrases by label ("A", "B", "tie"); the labels offered by the prompt.
     marker: the verdict is read after the last occurrence of this text (e.g. "Overall Judgment").
     scale: the native scale of the overall score; dims/dim_scale: per-dimension scores.
@@ -54,10 +82,11 @@ class Template:
         answer_a: str | None = None,
         answer_b: str | None = None,
     ) -> str:
+        """The instruction filled with the (neutralised) caption/question and answers."""
         lo, hi = self.scale or (0, 0)
-        return self.text.format(
-            prompt=prompt, answer=answer, answer_a=answer_a, answer_b=answer_b, lo=_num(lo), hi=_num(hi)
-        )
+        safe = {k: None if v is None else neutralize(str(v))
+                for k, v in (("prompt", prompt), ("answer", answer), ("answer_a", answer_a), ("answer_b", answer_b))}
+        return self.text.format(**safe, lo=_num(lo), hi=_num(hi))
 
     def with_scale(self, scale: tuple[float, float]) -> Template:
         """The same pointwise template asking for another overall scale (e.g. 1-10 for DPO sifting)."""
@@ -70,14 +99,32 @@ class Template:
         return (self.task, self.form, self.family)
 
 
+def render_item(template: Template, prompt: str, answers: Sequence[str] = ()) -> str:
+    """The user text for one item: the one rendering used by the judges and the training exports.
+
+    Generation tasks take no answers (the candidates are media); understanding tasks take two answers
+    (pairwise) or one (pointwise). A wrong count raises ValueError naming the task and form.
+    """
+    answers = list(answers)
+    need = 0 if template.task.is_generation else (2 if template.form == Form.PAIR else 1)
+    if len(answers) != need:
+        raise ValueError(f"{template.task} {template.form} takes {need} answer text(s), got {len(answers)}")
+    for a in answers:
+        if not isinstance(a, str):
+            raise TypeError(f"{template.task} answers are texts, got {type(a).__name__}")
+    if need == 2:
+        return template.render(prompt, answer_a=answers[0], answer_b=answers[1])
+    return template.render(prompt, answer=answers[0] if answers else None)
+
+
 def alias(template: Template, family: str) -> Template:
     """The same template registered under another family (e.g. 2.0 reuses v1 for understanding)."""
     return replace(template, family=family)
 
 
-def choices_text(phrases: dict[str, str]) -> str:
-    """The allowed conclusions as the prompt lists them: 'Image 1 is better.', 'Image 2 is better.', ..."""
-    return ", ".join(f"'{p}.'" for p in phrases.values())
+def choices_text(phrases: dict[str, str], quote: str = '"', sep: str = ", ") -> str:
+    """The allowed conclusions as a prompt lists them: '"Image 1 is better.", "Image 2 is better."'."""
+    return sep.join(f"{quote}{p}.{quote}" for p in phrases.values())
 
 
 def _num(x: float) -> str:
@@ -102,17 +149,26 @@ def _registry() -> dict[tuple[Task, Form, str], Template]:
     return out
 
 
-def get_template(task: Task | str, form: Form | str, family: str = "v1") -> Template:
-    """The template for a task, form and family; errors list the valid families."""
-    task, form = Task.parse(task), Form.parse(form)
+def builtin_template(task: Task, form: Form, family: str) -> Template:
+    """A built-in template; errors list the valid families."""
     if family not in FAMILIES:
-        raise ValueError(f"unknown template family {family!r}; valid families: {', '.join(FAMILIES)}")
-    try:
-        return _registry()[(task, form, family)]
-    except KeyError:
-        have = sorted(fam for (t, fm, fam) in _registry() if t == task and fm == form)
-        raise ValueError(f"no {form} template for {task} in family {family!r}; available: {have}") from None
+        raise ValueError(f"unknown template family {family!r}; valid families: {', '.join(FAMILIES)}, "
+                         "or a path to a .yaml/.toml template file")
+    return _registry()[(task, form, family)]
 
 
-def list_templates() -> list[Template]:
-    return list(_registry().values())
+def get_template(task: Task | str, form: Form | str, family: str = "v1") -> Template:
+    """The template for a task, form and family (a built-in name or a YAML/TOML template file)."""
+    from unireward.templates.files import is_template_file, load_family
+
+    task, form = Task.parse(task), Form.parse(form)
+    if family in FAMILIES or not is_template_file(family):
+        return builtin_template(task, form, family)
+    return load_family(family).get(task, form)
+
+
+def list_templates(family: str | None = None) -> list[Template]:
+    """Every built-in template, or the eight templates of one family (built-in or a file)."""
+    if family is None:
+        return list(_registry().values())
+    return [get_template(task, form, family) for task in Task for form in Form]

@@ -4,6 +4,10 @@ Rules, chosen against the upstream pitfalls (upstream.md section 8):
 - The last verdict phrase in the answer wins; with a marker ("Overall Judgment") only the text after the
   last marker counts. Phrases are matched with flexible spacing and case, so "Image 1 is better than
   Image 2." and "image 1 is better" both read as A. Nothing found means `winner=None`, never "A".
+- Markdown emphasis is ignored before matching (``*``, backticks, and ``_`` at a word's edge), so
+  "**Answer 1** is better" and "__Image 2__ is better" read as verdicts, as VL-RewardBench's script
+  accepts them. One degree adverb may stand between "is" and "better" (`ADVERBS`: "is slightly
+  better", "is much better"); nothing else may, so "Answer 1 is not better" is no verdict.
 - Numbers are parsed as numbers: "Final Score: 10" beats "Final Score: 9". The last "Final Score" wins.
 - `nan`, `inf` and values outside the template's scale are not scores: `value=None` and `error` says why.
 - Multi-dimension answers keep every valid dimension in `dims`; the overall value needs all of them.
@@ -26,22 +30,32 @@ _NOUNS = {
     Task.VIDEO_UNDERSTANDING: ("answer", "response"),
 }
 _ORDINAL = {"1": "A", "2": "B", "first": "A", "second": "B"}
+ADVERBS = ("slightly", "much", "clearly", "significantly", "somewhat", "marginally", "considerably", "far",
+           "noticeably", "overall", "a bit", "a little")
+_IS_BETTER = r"\s+is\s+(?:(?:" + "|".join(a.replace(" ", r"\s+") for a in ADVERBS) + r")\s+)?(?:the\s+)?better\b"
+_EMPHASIS = re.compile(r"[*`]+|(?<!\w)_+|_+(?!\w)")
+
+
+def strip_emphasis(text: str) -> str:
+    """`text` without markdown emphasis marks: ``*``, backticks, and underscores at a word's edge."""
+    return _EMPHASIS.sub("", text)
 
 
 def _verdict_patterns(task: Task) -> list[tuple[re.Pattern[str], str | None]]:
     nouns = "|".join(_NOUNS[task])
     return [
-        # "Image 1 is better", "Answer 2 is better than Answer 1", "Response 1 is the better"
-        (re.compile(rf"\b(?:{nouns})\s*([12])\s+is\s+(?:the\s+)?better\b", re.I), None),
+        # "Image 1 is better", "Answer 2 is slightly better than Answer 1", "Response 1 is the better"
+        (re.compile(rf"\b(?:{nouns})\s*([12]){_IS_BETTER}", re.I), None),
         # "The first response is better"
-        (re.compile(rf"\bthe\s+(first|second)\s+(?:{nouns})\s+is\s+(?:the\s+)?better\b", re.I), None),
+        (re.compile(rf"\bthe\s+(first|second)\s+(?:{nouns}){_IS_BETTER}", re.I), None),
         # "Both images are equally good"
         (re.compile(rf"\b(?:both|the\s+two)\s+(?:{nouns})s?\s+are\s+equally\s+(?:good|bad|well)\b", re.I), "tie"),
     ]
 
 
 def _find_verdict(task: Task, text: str) -> str | None:
-    """The label of the last verdict phrase in `text`, or None."""
+    """The label of the last verdict phrase in `text` (markdown emphasis ignored), or None."""
+    text = strip_emphasis(text)
     best: tuple[int, str] | None = None
     for pattern, fixed in _verdict_patterns(task):
         for m in pattern.finditer(text):

@@ -1,4 +1,5 @@
-"""Every task x form x family through the parsers, with realistic answers and the upstream pitfalls."""
+"""Every task x form x family through the parsers, with realistic answers, the upstream pitfalls, and the
+markdown / adverb verdicts VL-RewardBench accepts (with the negatives that must stay unparsed)."""
 
 from __future__ import annotations
 
@@ -38,6 +39,11 @@ PAIR_CASES = [
     (VU, "v1-llava", "Response 2 is better than Response 1.", "B"),
     (VU, "2.0", "Overall Judgment: Answer 2 is better than Answer 1.", "B"),
     (VU, "think", "<think>The man turns left, as Answer 2 says.</think><answer>Answer 2 is better</answer>", "B"),
+    (IG, "think-qwen3vl", "<think>\n1. Semantic consistency:\n    Image 1 (6/10) - ...;\n    Image 2 (9/10) - ...\n"
+                          "Total score:\nImage 1: 6=6\nImage 2: 9=9\n</think>\n<answer>Image 2 is better</answer>", "B"),
+    (IU, "think-qwen3vl", "<think>...</think>\n<answer>Answer 1 is better</answer>", "A"),
+    (VG, "think-qwen3vl", "<think>...</think>\n<answer>Video 1 is better</answer>", "A"),
+    (VU, "think-qwen3vl", "<think>...</think>\n<answer>Answer 2 is better</answer>", "B"),
 ]
 
 
@@ -84,6 +90,10 @@ POINT_CASES = [
     (VU, "v1-llava", "Final Score: 1", 1.0, {}),
     (VU, "2.0", "Final Score: 5", 5.0, {}),
     (VU, "think", "Final Score: 3", 3.0, {}),
+    (IG, "think-qwen3vl", "Final Score: 3.7", 3.7, {}),
+    (IU, "think-qwen3vl", "Final Score: 64", 64.0, {}),
+    (VG, "think-qwen3vl", "Final Score: 8", 8.0, {}),
+    (VU, "think-qwen3vl", "Final Score: 2", 2.0, {}),
 ]
 
 
@@ -170,8 +180,67 @@ def test_with_scale_for_sifting():
 
 
 def test_unknown_family_lists_valid_ones():
-    with pytest.raises(ValueError, match="valid families: v1, v1-llava, 2.0, think"):
+    with pytest.raises(ValueError, match="valid families: v1, v1-llava, 2.0, think, think-qwen3vl, or a path"):
         get_template(IG, Form.PAIR, "v3")
     with pytest.raises(ValueError, match="valid tasks"):
         Task.parse("audio_generation")
     assert math.isclose(parse_score(IG, "Final Score: 1").normalized, 0.0)
+
+
+# ---------------------------------------------------------------- markdown and degree adverbs (issue 14, item 4)
+VERDICT_VARIANTS = [
+    # (task, answer, expected winner)
+    (IU, "Answer 1 is slightly better", "A"),
+    (IU, "Answer 2 is much better than Answer 1.", "B"),
+    (IU, "**Answer 1** is better", "A"),
+    (IU, "**Answer 2 is better**", "B"),
+    (IU, "__Answer 2__ is better.", "B"),
+    (IU, "Answer **1** is clearly better.", "A"),
+    (IU, "*Response 2* is significantly better than *Response 1*.", "B"),
+    (IU, "`Answer 1` is somewhat better", "A"),
+    (IU, "Overall, Answer 2 is a bit better.", "B"),
+    (IU, "The **second** response is marginally better.", "B"),
+    (IU, "### Verdict\n**Answer 1 is considerably better than Answer 2.**", "A"),
+    (IG, "__Image 2__ is better", "B"),
+    (IG, "***Image 1*** is far better than Image 2.", "A"),
+    (IG, "**Both images are equally good.**", "tie"),
+    (VG, "_Video 2_ is noticeably better.", "B"),
+    (VG, "Video 1 is a little better.", "A"),
+    (VU, "Overall Judgment: **Answer 2** is slightly better than Answer 1.", "B"),
+    # the last verdict still wins once emphasis is gone
+    (IU, "At first **Answer 1** seemed better, but **Answer 2** is clearly better.", "B"),
+]
+
+
+@pytest.mark.parametrize("task,answer,winner", VERDICT_VARIANTS)
+def test_markdown_and_adverb_verdicts(task, answer, winner):
+    v = parse_verdict(task, answer)
+    assert v.winner == winner, v
+    assert v.text == answer  # the raw answer is kept as written, emphasis included
+
+
+NOT_VERDICTS = [
+    (IU, "Answer 1 is not better than Answer 2."),
+    (IU, "**Answer 1** is not better"),
+    (IU, "Answer 1 isn't better."),
+    (IU, "Answer 1 is slightly worse than Answer 2."),
+    (IU, "Answer 1 is hardly better."),
+    (IU, "Answer 1 is not slightly better."),
+    (IG, "Image 1 is barely any better."),
+    (IG, "my_image_1 is better"),  # underscores inside a word are not emphasis
+    (IU, "Answer 3 is much better."),
+    (VG, "Video 1 is much worse."),
+]
+
+
+@pytest.mark.parametrize("task,answer", NOT_VERDICTS)
+def test_negatives_stay_unparsed(task, answer):
+    v = parse_verdict(task, answer)
+    assert v.winner is None and v.error, v
+
+
+def test_emphasis_stripping_keeps_words():
+    from unireward.templates.parse import strip_emphasis
+
+    assert strip_emphasis("**Answer 1** is __better__, see snake_case and *x*") == \
+        "Answer 1 is better, see snake_case and x"
