@@ -120,19 +120,22 @@ def score(rows: list[dict[str, Any]], records_path: Path) -> dict[str, Any]:
     out: dict[str, Any] = {"tasks": {}}
     for task in TASKS:
         pair = [r for r in rows if r["task"] == task and r["form"] == "pair"]
-        point = [r for r in rows if r["task"] == task and r["form"] == "point" and r.get("score") is not None]
+        point_rows = [r for r in rows if r["task"] == task and r["form"] == "point"]
+        point = [r for r in point_rows if r.get("score") is not None]
         m: dict[str, Any] = {}
         if pair:
             m["pair"] = compute_metrics([{**r, "failed": r.get("error") is not None and r.get("pred") is None}
                                          for r in pair])
-        if point:
+        if point_rows:  # an unscored row (unparsed, or refused by the judge) is counted and its first error kept
             judge_s = [r["score"] for r in point]
             oracle_s = [oracle[r["id"]] for r in point]
-            m["point"] = {"n": len(point), "spearman": _spearman(judge_s, oracle_s),
-                          "ci95_spearman": _spearman_ci(judge_s, oracle_s), "scale": point[0]["scale"],
+            m["point"] = {"n": len(point), "n_unscored": len(point_rows) - len(point),
+                          "error": next((r["error"] for r in point_rows if r.get("error")), None),
+                          "spearman": _spearman(judge_s, oracle_s), "ci95_spearman": _spearman_ci(judge_s, oracle_s),
+                          "scale": next((r["scale"] for r in point_rows if r.get("scale")), None),
                           "points": [[o, j] for o, j in zip(oracle_s, judge_s)],
                           "label_agreement": float(np.mean([abs(oracle[r["id"]] - r["label_score"]) < 1e-6
-                                                            for r in point]))}
+                                                            for r in point])) if point else None}
         out["tasks"][task] = m
     taus = [m["pair"]["tau"] for m in out["tasks"].values() if "pair" in m]
     rhos = [m["point"]["spearman"] for m in out["tasks"].values() if m.get("point", {}).get("spearman") is not None]
@@ -286,13 +289,19 @@ def write_demo_report(output: Path, metrics: dict[str, Any], plots: dict[str, Pa
              "", "tau counts every pair (a tie is right only when the judge says tie); diff leaves out the tied "
              "pairs; an unparsed answer is wrong in both. Intervals: percentile bootstrap, 1,000 resamples.", "",
              f"![accuracy]({plots['accuracy'].relative_to(output)})", "", "## Pointwise scores vs the oracle", "",
-             "| task | n | Spearman [95% CI] | scale |", "|---|---|---|---|"]
+             "| task | n | Spearman [95% CI] | scale | unscored |", "|---|---|---|---|---|"]
+    notes = []
     for task, m in tasks.items():
         if "point" in m:
             p = m["point"]
             rho = "–" if p["spearman"] is None else f"{p['spearman']:.3f}"
-            lines.append(f"| {task} | {p['n']} | {rho} {ci_text(p['ci95_spearman'], percent=False)} | "
-                         f"{p['scale'][0]:g}–{p['scale'][1]:g} |")
+            scale = "–" if not p["scale"] else f"{p['scale'][0]:g}–{p['scale'][1]:g}"
+            lines.append(f"| {task} | {p['n']} | {rho} {ci_text(p['ci95_spearman'], percent=False)} | {scale} | "
+                         f"{p['n_unscored']} |")
+            if p["error"]:
+                notes.append(f"- {task}: {p['error']}")
+    if notes:
+        lines += ["", "Why records were not scored (the first error per task):", "", *notes]
     how = ("the expected value of the score under its next-token distribution after `Final Score: `"
            if metrics["mode"] == "logprob" else "the number it writes after `Final Score:`")
     lines += ["", f"The judge's score is {how} ({metrics['mode']} mode).", "",
