@@ -33,7 +33,7 @@ from unireward.tasks import Task
 def test_registry_lists_valid_names_on_error():
     assert set(list_benchmarks()) == {"vl-rewardbench", "genai-bench-image", "genai-bench-video",
                                       "videogen-rewardbench", "mj-bench", "pickapic", "hpdv2"}
-    with pytest.raises(ValueError, match="unknown benchmark 'vlrewardbench'; valid benchmarks: vl-rewardbench, genai"):
+    with pytest.raises(ValueError, match="unknown benchmark 'vlrewardbench'; valid: vl-rewardbench, genai-bench"):
         get_benchmark("vlrewardbench")
 
 
@@ -247,3 +247,35 @@ def test_media_written_once_by_content(tmp_path):
     assert res.records[0].media == res.records[1].media
     assert len(list((tmp_path / "out/media/vl-rewardbench").iterdir())) == 1
     assert json.loads((tmp_path / "out/records.jsonl").read_text().splitlines()[0])["id"] == "a"
+
+
+def test_a_corrupt_parquet_page_is_reported_per_row_and_the_rest_loads(tmp_path):
+    import pyarrow.parquet as pq
+    write_pickapic(tmp_path / "pp")
+    path = tmp_path / "pp/data/test-00000-of-00001.parquet"
+    pq.write_table(pq.read_table(path), path, row_group_size=3)  # two row groups: rows 0-2 and 3-4
+    offset = pq.ParquetFile(path).metadata.row_group(1).column(0).data_page_offset
+    data = bytearray(path.read_bytes())
+    data[offset:offset + 8] = b"\xff" * 8
+    path.write_bytes(bytes(data))
+    res = convert("pickapic", tmp_path / "pp", tmp_path / "out")
+    assert [r.id for r in res.records] == ["test-0", "test-1", "test-2"]
+    assert [str(e).split(": unreadable")[0] for e in res.errors] == [
+        "pickapic: data/test-00000-of-00001.parquet row 3", "pickapic: data/test-00000-of-00001.parquet row 4"]
+    assert "unreadable parquet data in row group 1 (rows 3-4)" in str(res.errors[0])
+
+
+def test_a_truncated_parquet_file_is_named(tmp_path):
+    write_vlrb(tmp_path / "vlrb")
+    path = tmp_path / "vlrb/data/test-00000-of-00001.parquet"
+    path.write_bytes(path.read_bytes()[:300])
+    with pytest.raises(SourceError, match=r"test-00000-of-00001\.parquet: not a readable parquet file"):
+        convert("vl-rewardbench", tmp_path / "vlrb", tmp_path / "out")
+
+
+def test_a_csv_without_a_label_column_is_named(tmp_path):
+    path = write_videogen(tmp_path / "vg")
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(line.rsplit(",", 5)[0] for line in lines) + "\n")  # drop Overall and after
+    with pytest.raises(SourceError, match=r"videogen-rewardbench\.csv: missing column\(s\) \['Overall'\]"):
+        convert("videogen-rewardbench", path, tmp_path / "out")

@@ -40,6 +40,15 @@ def write_parquet(path: Path, rows: list[dict], schema: pa.Schema, row_group_siz
     return path
 
 
+def corrupt_row_group(path: Path, group: int) -> Path:
+    """Overwrite the first page header of `group`'s first column, as a damaged download would."""
+    offset = pq.ParquetFile(path).metadata.row_group(group).column(0).data_page_offset
+    data = bytearray(path.read_bytes())
+    data[offset:offset + 8] = b"\xff" * 8
+    path.write_bytes(bytes(data))
+    return path
+
+
 def write_json(path: Path, obj) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(obj, indent=1))

@@ -6,7 +6,7 @@ import json
 
 import pyarrow as pa
 import pytest
-from data_fixtures import HF_IMAGE, hf_image, image_bytes, write_json, write_parquet
+from data_fixtures import HF_IMAGE, corrupt_row_group, hf_image, image_bytes, write_json, write_oip, write_parquet
 from typer.testing import CliRunner
 
 from unireward.data.cli import app
@@ -19,7 +19,7 @@ from unireward.records import read_records
 def test_registry_lists_sources_and_rejects_unknown_names():
     assert set(list_sources()) == {"hpd", "hpdv2", "evalmuse", "oip", "pickapic", "llava_critic", "videodpo",
                                    "lift_hra", "videofeedback", "sharegptvideo"}
-    with pytest.raises(ValueError, match="unknown source 'hps'.*valid sources: hpd, hpdv2"):
+    with pytest.raises(ValueError, match="unknown source 'hps'; valid: hpd, hpdv2, evalmuse"):
         get_adapter("hps")
 
 
@@ -104,10 +104,57 @@ def test_cli_convert_reports_bad_input(tmp_path):
                                       str(tmp_path / "out"), "--no-progress"])
     assert result.exit_code == 2 and "no such file or folder" in result.stderr
     result = CliRunner().invoke(app, ["convert", "nosuch", "--input", str(tmp_path), "--output", str(tmp_path)])
-    assert result.exit_code == 2 and "valid sources" in result.stderr
+    assert result.exit_code == 2 and "unknown source 'nosuch'; valid: hpd," in result.stderr
 
 
 @pytest.mark.parametrize("name", sorted(list_sources()))
 def test_a_missing_input_is_a_source_error(name, tmp_path):
     with pytest.raises(SourceError, match="nowhere"):
         convert(name, tmp_path / "nowhere", tmp_path / "out", progress=False)
+
+
+def test_a_failed_conversion_leaves_the_previous_output_whole(source_inputs, tmp_path):
+    out = tmp_path / "oip"
+    convert("oip", source_inputs["oip"], out, progress=False)
+    before = {name: (out / name).read_text() for name in ("records.jsonl", "skipped.jsonl", "summary.json")}
+    with pytest.raises(SourceError, match="nowhere: no such file or folder"):
+        convert("oip", tmp_path / "nowhere", out, progress=False)
+    assert {name: (out / name).read_text() for name in before} == before
+    src = write_oip(tmp_path / "in")  # two shards; the second is cut short, as an interrupted download
+    shard = src / "data" / "train-00001-of-00002.parquet"
+    shard.write_bytes(shard.read_bytes()[:200])
+    with pytest.raises(SourceError, match=r"train-00001-of-00002\.parquet: not a readable parquet file"):
+        convert("oip", src, out, progress=False)
+    assert {name: (out / name).read_text() for name in before} == before
+    assert sorted(p.name for p in out.iterdir()) == ["media", "records.jsonl", "skipped.jsonl", "summary.json"]
+
+
+def test_a_corrupt_parquet_page_skips_its_row_group_and_names_it(tmp_path):
+    src = write_oip(tmp_path / "in")
+    corrupt_row_group(src / "data" / "train-00000-of-00002.parquet", 0)  # rows 0-2 of the first shard
+    s = convert("oip", src, tmp_path / "out", progress=False)
+    assert (s["rows_read"], s["records_written"], s["skipped_by_kind"]) == (5, 1, {"unreadable row": 3,
+                                                                                   "missing field": 1})
+    lines = (tmp_path / "out" / "skipped.jsonl").read_text().splitlines()
+    first = json.loads(lines[0])
+    assert first["where"] == "data/train-00000-of-00002.parquet row 0"
+    assert first["reason"].startswith("unreadable parquet data in row group 0 (rows 0-2): ")
+    assert [json.loads(line)["where"] for line in lines[1:3]] == ["data/train-00000-of-00002.parquet row 1",
+                                                                  "data/train-00000-of-00002.parquet row 2"]
+    assert [r.id for r in read_records(tmp_path / "out" / "records.jsonl")] == ["oip/3371-quality"]
+
+
+def test_a_parquet_file_that_is_not_one_is_named(tmp_path):
+    bad = tmp_path / "in" / "train.parquet"
+    bad.parent.mkdir()
+    bad.write_bytes(b"PAR1 not really")
+    with pytest.raises(SourceError, match=r"in/train\.parquet: not a readable parquet file \(.*magic bytes"):
+        convert("oip", bad.parent, tmp_path / "out", progress=False)
+    assert not (tmp_path / "out" / "records.jsonl").exists()
+
+
+def test_non_utf8_json_is_named(tmp_path):
+    bad = tmp_path / "train.json"
+    bad.write_bytes(b'[{"prompt": "caf\xe9"}]')
+    with pytest.raises(SourceError, match=r"train\.json: not UTF-8 text"):
+        convert("hpdv2", bad, tmp_path / "out", progress=False)

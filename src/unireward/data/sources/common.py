@@ -142,7 +142,7 @@ class Registry(dict[str, Entry]):
         self.kind = kind
 
     def __missing__(self, name: str) -> Entry:
-        raise UnknownNameError(f"unknown {self.kind} {name!r}; valid {self.kind}s: {', '.join(self)}")
+        raise UnknownNameError(f"unknown {self.kind} {name!r}; valid: {', '.join(self)}")
 
 
 # ----------------------------------------------------------------------------------------------------------
