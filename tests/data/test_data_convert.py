@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 from unireward.data.cli import app
 from unireward.data.convert import convert
 from unireward.data.sources import common, get_adapter, list_sources
-from unireward.data.sources.common import SourceError, iter_json_list
+from unireward.data.sources.common import MissingMediaError, RowError, SourceError, as_row_error, iter_json_list
+from unireward.media import MediaError
 from unireward.records import read_records
 
 
@@ -158,3 +159,29 @@ def test_non_utf8_json_is_named(tmp_path):
     bad.write_bytes(b'[{"prompt": "caf\xe9"}]')
     with pytest.raises(SourceError, match=r"train\.json: not UTF-8 text"):
         convert("hpdv2", bad, tmp_path / "out", progress=False)
+
+
+def test_bad_rows_of_any_source_are_named_and_the_rest_converts(source_inputs, tmp_path):
+    sgv = tmp_path / "sgv.jsonl"
+    good = source_inputs["sharegptvideo"].read_bytes().splitlines()[0]
+    sgv.write_bytes(b'{"id": "caf\xe9"}\n' + good + b"\n")
+    (tmp_path / "train_300k").symlink_to(source_inputs["sharegptvideo"].parents[3] / "train_300k")
+    s = convert("sharegptvideo", sgv, tmp_path / "out1", progress=False)
+    assert s["records_written"] == 3 and s["skipped"][0]["where"] == "sgv.jsonl line 1"
+    assert s["skipped"][0]["reason"].startswith("not UTF-8 text")
+    lift = write_json(tmp_path / "lift" / "data.json", [{"video": "v.mp4", "conversations": 5}])
+    s = convert("lift_hra", lift, tmp_path / "out2", progress=False)
+    assert s["skipped"] == [{"row": 0, "where": "data.json item 0", "kind": "invalid value",
+                             "reason": "field 'conversations' must be a list, got int"}]
+
+
+def test_row_errors_share_one_shape():
+    missing = MissingMediaError("image a.jpg not found", "/data/a.jpg", "x.parquet row 3")
+    assert isinstance(missing, RowError) and isinstance(missing, FileNotFoundError)
+    assert (str(missing), missing.kind, missing.path) == ("x.parquet row 3: image a.jpg not found", "missing media",
+                                                          "/data/a.jpg")
+    unreadable = as_row_error(MediaError("jpg_1: cannot open image"), "x.parquet row 4")
+    assert (str(unreadable), unreadable.kind) == ("x.parquet row 4: jpg_1: cannot open image", "unreadable media")
+    odd = as_row_error(TypeError("'int' object is not iterable"), "x.json item 2")
+    assert (odd.kind, odd.reason) == ("invalid row", "unexpected value (TypeError: 'int' object is not iterable)")
+    assert as_row_error(SourceError("x.parquet: not a readable parquet file"), "x.parquet row 0") is None

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from unireward.data.sources import get_adapter
-from unireward.data.sources.common import ROW_ERRORS, Adapter, MediaStore, Row, RowError, SourceError, as_row_error
+from unireward.data.sources.common import Adapter, MediaStore, Row, RowError, SourceError, as_row_error
 from unireward.records import JsonlWriter, Record
 
 
@@ -44,7 +44,10 @@ class _Report:
         self._file = JsonlWriter(path, "w")
 
     def skip(self, row: int | None, where: str, e: Exception) -> None:
+        """Report item `where`; an error that is not about one item (`as_row_error`) is raised again."""
         error = as_row_error(e, where)
+        if error is None:
+            raise e
         entry = {"row": row, "where": where, "kind": error.kind, "reason": error.reason}
         self.skipped[error.kind] += 1
         self._file.write(entry)
@@ -113,7 +116,7 @@ def _run(adapter: Adapter, src: Path, limit: int | None, media: MediaStore, writ
     for where, records in adapter.finish(media):
         try:
             _write(records, writer, report)
-        except ROW_ERRORS as e:
+        except Exception as e:
             report.skip(None, where, e)
 
 
@@ -123,5 +126,5 @@ def _convert_row(adapter: Adapter, row: Row, media: MediaStore, writer: JsonlWri
         return
     try:
         _write(adapter.convert(row, media), writer, report)
-    except ROW_ERRORS as e:
+    except Exception as e:
         report.skip(row.index, row.where, e)

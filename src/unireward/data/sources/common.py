@@ -46,7 +46,7 @@ from unireward.media_store import MediaStore  # re-exported for the adapters and
 from unireward.records import Record, RecordError
 
 
-__all__ = ["ROW_ERRORS", "Adapter", "Entry", "Filtered", "MediaStore", "MissingMediaError", "Registry", "Row",
+__all__ = ["Adapter", "Entry", "Filtered", "MediaStore", "MissingMediaError", "Registry", "Row",
            "RowError", "SourceError", "UnknownNameError", "as_row_error", "csv_rows", "find_files", "find_media",
            "frame_files", "image_bytes", "iter_json_list", "json_list_rows", "jsonl_rows", "need", "need_text",
            "pair_order", "parquet_rows", "require_module"]
@@ -90,12 +90,11 @@ class MissingMediaError(RowError, _media.MissingMediaError):
         self.path = str(path)
 
 
-ROW_ERRORS = (RowError, _media.MediaError, RecordError)  # what one bad item raises
-
-
 def as_row_error(e: Exception, where: str) -> RowError | None:
     """`e` as the `RowError` of the item at `where` (its kind: "unreadable media", "invalid record" ...); None when
-    `e` is not about one item."""
+    `e` is not about one item (a `SourceError`, an interrupt). A `TypeError`, `KeyError`, `AttributeError` or
+    `IndexError` is taken as a value of a shape the adapter did not expect: the item is reported ("invalid row",
+    with the exception), not the job stopped."""
     if isinstance(e, RowError):
         e.where = e.where or where
         return e
@@ -105,6 +104,8 @@ def as_row_error(e: Exception, where: str) -> RowError | None:
         return RowError(str(e), "unreadable media", where)
     if isinstance(e, RecordError):
         return RowError(str(e), "invalid record", where)
+    if isinstance(e, (TypeError, KeyError, AttributeError, IndexError)):
+        return RowError(f"unexpected value ({type(e).__name__}: {e})", "invalid row", where)
     return None
 
 
@@ -265,12 +266,14 @@ def jsonl_rows(src: Path, files: Sequence[Path] | None = None) -> Iterator[Row]:
     """Rows of JSONL files, line by line; an invalid line becomes a row with `error` set."""
     for path in _existing(files) if files else find_files(src, "**/*.jsonl", "JSONL"):
         where = _rel(path, src)
-        with open(path, encoding="utf-8") as f:
+        with open(path, "rb") as f:
             for lineno, line in enumerate(f, 1):
                 if not line.strip():
                     continue
                 try:
-                    yield Row(path, f"{where} line {lineno}", lineno, json.loads(line))
+                    yield Row(path, f"{where} line {lineno}", lineno, json.loads(line.decode("utf-8")))
+                except UnicodeDecodeError as e:
+                    yield Row(path, f"{where} line {lineno}", lineno, None, error=f"not UTF-8 text ({e.reason})")
                 except json.JSONDecodeError as e:
                     yield Row(path, f"{where} line {lineno}", lineno, None, error=f"invalid JSON ({e.msg})")
 

@@ -55,6 +55,8 @@ class _Video:
 
 def _exchange(d: dict) -> tuple[str, str]:
     conv = need(d, "conversations")
+    if not isinstance(conv, list):
+        raise RowError(f"field 'conversations' must be a list, got {type(conv).__name__}")
     human = next((t.get("value") for t in conv if isinstance(t, dict) and t.get("from") == "human"), None)
     gpt = next((t.get("value") for t in conv if isinstance(t, dict) and t.get("from") == "gpt"), None)
     if not isinstance(human, str) or not isinstance(gpt, str):

@@ -73,7 +73,7 @@ def _unbracket(s: str) -> str:
 def _last_exchange(conv) -> tuple[str, str]:
     if not isinstance(conv, list):
         raise RowError(f"field 'conversations' must be a list, got {type(conv).__name__}")
-    turns = [(t.get("from"), t.get("value")) for t in conv if isinstance(t, dict)]
+    turns = [(t.get("from"), t.get("value")) for t in conv if isinstance(t, dict) and isinstance(t.get("value"), str)]
     for i in range(len(turns) - 1, 0, -1):
         if turns[i][0] == "gpt" and turns[i - 1][0] == "human" and turns[i][1] and turns[i - 1][1]:
             return turns[i - 1][1].replace("<image>", "").strip(), turns[i][1].strip()
