@@ -7,13 +7,24 @@ bars go to stderr). Heavy imports happen inside the commands, so `unireward --he
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
 
 app = typer.Typer(no_args_is_help=True)
+
+
+def _print(call: Callable[[], Any], errors: tuple[type[Exception], ...]) -> None:
+    """Print what `call` returns (a summary as JSON); a user error among `errors` prints and exits with 2."""
+    try:
+        result = call()
+    except errors as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(result if isinstance(result, str) else json.dumps(result, indent=2, ensure_ascii=False))
 
 
 @app.command("sources")
@@ -34,14 +45,9 @@ def convert(
 ) -> None:
     """Convert a public preference source into unified records (records.jsonl + media/)."""
     from unireward.data.convert import convert as run
-    from unireward.data.sources.common import SourceError
 
-    try:
-        summary = run(source, input, output, limit=limit, progress=progress)
-    except (SourceError, ValueError) as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(2) from None
-    typer.echo(json.dumps(summary, indent=2, ensure_ascii=False))
+    # SourceError (unreadable input) and UnknownNameError (unknown source) are ValueErrors
+    _print(lambda: run(source, input, output, limit=limit, progress=progress), (ValueError,))
 
 
 @app.command("build")
@@ -58,12 +64,8 @@ def build(
     from unireward.data.export import build as run
     from unireward.data.mix import RecipeError
 
-    try:
-        summary = run(recipe, output, fmt=fmt, family=family, root=root, num_frames=frames, progress=progress)
-    except (RecipeError, ValueError, FileNotFoundError) as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(2) from None
-    typer.echo(json.dumps(summary, indent=2, ensure_ascii=False))
+    _print(lambda: run(recipe, output, fmt=fmt, family=family, root=root, num_frames=frames, progress=progress),
+           (RecipeError, ValueError, FileNotFoundError))
 
 
 @app.command("stats")
@@ -72,11 +74,7 @@ def stats(
     plot: Optional[Path] = typer.Option(None, help="Where to write the PNG (default: stats.png beside the records)."),
 ) -> None:
     """Counts per task, form, source and label (winner balance, score histograms), and a plot."""
-    from unireward.records import RecordError
     from unireward.data.stats import main_json
+    from unireward.records import RecordError
 
-    try:
-        typer.echo(main_json(path, plot))
-    except (RecordError, FileNotFoundError) as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(2) from None
+    _print(lambda: main_json(path, plot), (RecordError, FileNotFoundError))
