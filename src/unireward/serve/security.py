@@ -152,8 +152,8 @@ async def fetch(policy: UrlPolicy, url: str, param: str, max_bytes: int, timeout
     import httpx
 
     parts, addr = await policy.check(url, param)
-    target = httpx.URL(scheme=parts.scheme.lower(), host=str(addr), port=parts.port,
-                       path=parts.path or "/", query=parts.query.encode())
+    target = httpx.URL(scheme=parts.scheme.lower(), host=str(addr), port=parts.port, path=parts.path or "/",
+                       **({"query": parts.query.encode()} if parts.query else {}))
     headers = {"Host": parts.netloc.rsplit("@", 1)[-1], "Accept": "image/*"}
     try:
         async with httpx.AsyncClient(timeout=timeout, follow_redirects=False, trust_env=False) as client:
