@@ -14,11 +14,14 @@ Design choices a user will notice:
   (content-hash names: a re-run rewrites nothing and identical images are stored once), referred to by paths
   relative to ``<output>``. Media that live next to the benchmark (VideoGen-RewardBench videos, HPDv2 images,
   GenAI-Bench videos downloaded under ``--media-root``) are referred to by absolute paths and never copied.
-- `convert` checks the split against the benchmark's list before reading anything.
+- `convert` checks the split against the benchmark's list before reading anything, keeps the records in memory
+  and writes ``records.jsonl`` once they are all read (through a temporary name), so a conversion that stops
+  on an unreadable input leaves an earlier ``records.jsonl`` as it was.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -159,6 +162,8 @@ def convert(name: str, data: str | Path, out_dir: str | Path, *, split: str | No
         if limit is not None and len(result.records) >= limit:
             break
     result.filtered = dict(ctx.filtered)
-    if write:
-        write_records(out_dir / "records.jsonl", result.records)
+    if write:  # through a temporary name: an interrupted write never leaves a cut records.jsonl
+        tmp = out_dir / f".records.jsonl.{os.getpid()}.tmp"
+        write_records(tmp, result.records)
+        os.replace(tmp, out_dir / "records.jsonl")
     return result
