@@ -40,7 +40,8 @@ PAIR_CASES = [
     (VU, "2.0", "Overall Judgment: Answer 2 is better than Answer 1.", "B"),
     (VU, "think", "<think>The man turns left, as Answer 2 says.</think><answer>Answer 2 is better</answer>", "B"),
     (IG, "think-qwen3vl", "<think>\n1. Semantic consistency:\n    Image 1 (6/10) - ...;\n    Image 2 (9/10) - ...\n"
-                          "Total score:\nImage 1: 6=6\nImage 2: 9=9\n</think>\n<answer>Image 2 is better</answer>", "B"),
+                          "Total score:\nImage 1: 6=6\nImage 2: 9=9\n</think>\n<answer>Image 2 is better</answer>",
+     "B"),
     (IU, "think-qwen3vl", "<think>...</think>\n<answer>Answer 1 is better</answer>", "A"),
     (VG, "think-qwen3vl", "<think>...</think>\n<answer>Video 1 is better</answer>", "A"),
     (VU, "think-qwen3vl", "<think>...</think>\n<answer>Answer 2 is better</answer>", "B"),

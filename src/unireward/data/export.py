@@ -10,14 +10,20 @@
 - ``train.json`` (``llava``): LLaVA's ``conversations`` (``human``/``gpt``, ``"<image>\\n"`` per image)
   with ``image`` (one) or ``images`` (several), paths relative to the output folder (the image_folder).
 - ``media/``: the images, and 8 frames per video (`unireward.media.load_video` for video files, uniform
-  picks for frame folders) saved as images, as the released checkpoints were trained on frames.
+  picks for frame folders) saved as images, as the released checkpoints were trained on frames (the
+  template's own count where it fixes one).
 - ``records.jsonl``: the mixture as unified records (media paths relative to this folder), for
   ``unireward data stats`` and for tracing a training row back to its source (same ``id``).
 - ``summary.json``: the mixture report, counts, and every record that could not be exported, with why.
 
 Design choices a user will notice:
-- The prompt is the task's template (``get_template(task, form, family)``) filled with the record; the
-  answer is `target_answer`, the one place the target text is defined, in the family's exact phrases.
+- The prompt is the task's template (``get_template(task, form, family)``; ``family`` may be a template
+  file) rendered by `unireward.templates.render_item`, the same function that renders the judge's
+  requests, so the training prompt equals the inference prompt by construction (chat-control sequences
+  in captions, questions and answers neutralised the same way). The answer is `target_answer`, the one
+  place the target text is defined, in the family's exact phrases.
+- Videos are exported as the template's ``num_frames`` frames where it fixes a count (16 for the 2.0 APS
+  prompt), else ``num_frames`` (8), the count the judge feeds at inference.
   ``parse_answer(template, target_answer(record, template))`` gives back the record's label.
 - Pointwise scores keep their source scale: when a record's scale differs from the template's, the prompt
   asks for the record's scale (`Template.with_scale`), as upstream adjusted its prompts per source.
@@ -39,11 +45,11 @@ from pathlib import Path
 from typing import Any
 
 from unireward.data.mix import Recipe, iter_mixture, select
-from unireward.records import JsonlWriter, Record, RecordError
 from unireward.data.sources.common import MediaStore
 from unireward.media import MediaError, load_video, uniform_indices
+from unireward.records import JsonlWriter, Record, RecordError
 from unireward.tasks import Form
-from unireward.templates import Template, get_template
+from unireward.templates import Template, get_template, render_item
 
 
 FORMATS = ("trl", "llamafactory", "llava")
@@ -77,12 +83,12 @@ def template_for(record: Record, family: str = "v1") -> Template:
 
 
 def render_prompt(record: Record, template: Template) -> str:
-    texts = [c.get("text") for c in record.candidates]
-    if record.task.is_generation:
-        return template.render(prompt=record.prompt)
-    if record.form == Form.PAIR:
-        return template.render(prompt=record.prompt, answer_a=texts[0], answer_b=texts[1])
-    return template.render(prompt=record.prompt, answer=texts[0])
+    """The user text for `record`: `render_item`, exactly as the judge renders the same item."""
+    answers = [] if record.task.is_generation else [c.get("text") for c in record.candidates]
+    try:
+        return render_item(template, record.prompt, answers)
+    except (TypeError, ValueError) as e:
+        raise ExportError(f"{record.id}: {e}") from None
 
 
 def _join(rationale: str | None, final: str) -> str:
@@ -152,10 +158,8 @@ def _pair_scores(record: Record, t: Template) -> str:
     if implied != record.label.get("winner"):
         raise ExportError(f"{record.id}: label.dims shares (mean {mean:.2f} for A) disagree with winner "
                           f"{record.label.get('winner')!r}")
-    lines = []
-    for d, a in shares.items():
-        lines += [f"{d} Score:", f" {noun} 1: {_num(a)}", f" {noun} 2: {_num(1 - a)}"]
-    return _join(record.rationale, "\n".join(lines))
+    blocks = [f"{d} Score:\n {noun} 1: {_num(a)}\n {noun} 2: {_num(1 - a)}" for d, a in shares.items()]
+    return _join(record.rationale, "\n\n".join(blocks))  # a blank line between dimensions, as upstream
 
 
 def _final_score(record: Record, t: Template) -> str:
@@ -190,16 +194,18 @@ class _MediaExport:
         self.store, self.num_frames = MediaStore(out, "media"), num_frames
         self._done: dict[str, list[str]] = {}  # media item -> exported paths, so shared videos decode once
 
-    def item(self, m: dict[str, Any], base: Path) -> list[str]:
+    def item(self, m: dict[str, Any], base: Path, num_frames: int | None = None) -> list[str]:
+        """Export one media item; a video becomes `num_frames` frames (default: this export's count)."""
         kind, value = next(iter(m.items()))
-        key = json.dumps([kind, str(base), value])
+        n = num_frames or self.num_frames
+        key = json.dumps([kind, str(base), value, n])
         if key not in self._done:
             if kind == "image":
                 paths = [base / value]
             elif kind == "frames":
-                paths = [base / value[i] for i in uniform_indices(len(value), self.num_frames)]
+                paths = [base / value[i] for i in uniform_indices(len(value), n)]
             else:
-                paths = [_jpeg(f) for f in load_video(base / value, self.num_frames)]
+                paths = [_jpeg(f) for f in load_video(base / value, n)]
             self._done[key] = [self.store.image(p, str(p) if isinstance(p, Path) else f"{value} frame")["image"]
                                for p in paths]
         return self._done[key]
@@ -320,7 +326,7 @@ def build(recipe: str | Path | Recipe, out: str | Path, fmt: str = "trl", family
 def _export(record: Record, base: Path, fmt: str, family: str, media: _MediaExport) -> dict[str, Any]:
     template = template_for(record, family)
     target = target_answer(record, template)
-    images = [p for m in record_media(record) for p in media.item(m, base)]
+    images = [p for m in record_media(record) for p in media.item(m, base, template.num_frames)]
     return _row(fmt, record.id, render_prompt(record, template), target, images)
 
 
