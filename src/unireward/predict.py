@@ -10,10 +10,10 @@ Design choices a user will notice:
   (a hash, not a running random stream), so an item keeps its order across resumed runs, ``--limit`` values
   and machines; the gold label is swapped with it. ``"both"`` writes two rows per pair (``<id>`` and
   ``<id>~swapped``), which measures position bias.
-- Incremental. Rows are appended and flushed as each batch finishes. A resumed run skips ids whose latest
-  row is final; an item for which no answer was produced (unreadable media, the judge raised) is written
-  with ``failed: true`` and judged again on the next resume. An answer that could not be parsed is final:
-  it is the judge's answer, counted as unparsed.
+- Incremental. Rows are appended and flushed as each batch finishes. A resumed run skips ids whose row is
+  final; an item for which no answer was produced (unreadable media, the judge raised) is written with
+  ``failed: true`` and judged again on the next resume (its old row is dropped first, so a file holds one
+  row per id). An answer that could not be parsed is final: it is the judge's answer, counted as unparsed.
 - Refusals, before any judging: an output file that is not a predictions file (it is never touched),
   predictions made with another judge, mode or family (every row records them), and duplicate record ids
   (ids are compared as given: ``7`` and ``"7"`` are the same id, a missing or null id is an error).
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
@@ -38,7 +39,6 @@ from unireward.records import (
     failed_row,
     prediction_row,
     read_records,
-    repair_jsonl,
 )
 from unireward.tasks import Form
 
@@ -254,27 +254,36 @@ def open_predictions(path: str | Path, settings: dict[str, Any] | None = None) -
     """Prepare `path` for appending and return the ids whose latest row is final.
 
     Refuses a file that is not a predictions file (before touching it) and one whose rows were made with
-    other `settings`; then cuts a half-written last line, which the resumed run redoes."""
+    other `settings`. Then drops what the resumed run redoes: a half-written last line, and the rows of
+    failed items (they are judged again), so the file keeps one row per id."""
     path = Path(path)
     if not path.exists():
         return set()
     if path.is_dir():
         raise PredictionError(f"{path} is a folder; give the predictions file (e.g. {path / 'predictions.jsonl'})")
-    rows, partial = _scan(path)
+    lines, partial = _scan(path)
+    rows = [row for _, row in lines]
     if settings:
         _check_settings(path, rows, settings)
-    if partial:
-        repair_jsonl(path)
-    return {str(r["id"]) for r in latest_rows(rows, str(path)) if not r.get("failed")}
+    final = {id(r) for r in latest_rows(rows, str(path)) if not r.get("failed")}
+    if partial or len(final) < len(rows):
+        _atomic_write(path, "".join(text + "\n" for text, row in lines if id(row) in final))
+    return {str(row["id"]) for _, row in lines if id(row) in final}
 
 
-def _scan(path: Path) -> tuple[list[dict[str, Any]], bool]:
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _scan(path: Path) -> tuple[list[tuple[str, dict[str, Any]]], bool]:
+    """The (text, row) of every whole line, and whether a partial last line follows them."""
     data = path.read_bytes().decode("utf-8", errors="replace")
     lines = data.split("\n")
     partial = bool(lines[-1])  # the text after the last newline
-    body = lines[:-1] if partial else lines
-    rows = []
-    for lineno, line in enumerate(body, 1):
+    out = []
+    for lineno, line in enumerate(lines[:-1], 1):
         if not line.strip():
             continue
         try:
@@ -284,10 +293,10 @@ def _scan(path: Path) -> tuple[list[dict[str, Any]], bool]:
         if not isinstance(row, dict) or "id" not in row or not ({"pred", "score", "failed"} & row.keys()):
             raise PredictionError(f"{path}:{lineno}: this file is not a predictions file (a JSON row with 'id' "
                                   "and 'pred' or 'score'); it was left untouched: choose another output")
-        rows.append(row)
-    if partial and not rows and lines[-1].strip() and not lines[-1].lstrip().startswith("{"):
+        out.append((line, row))
+    if partial and not out and not lines[-1].lstrip().startswith("{"):
         raise PredictionError(f"{path}: this file is not a predictions file; it was left untouched")
-    return rows, partial
+    return out, partial
 
 
 def _check_settings(path: Path, rows: list[dict[str, Any]], settings: dict[str, Any]) -> None:

@@ -38,11 +38,14 @@ def test_score_prints_required_keys(tmp_path):
     res = invoke("score", write_rows(tmp_path / "p.jsonl", rows))
     assert res.exit_code == 0, res.output
     m = json.loads(res.output)
-    assert {"n", "n_unparsed", "tau", "diff", "tie_calibrated", "no_tie", "categories", "macro"} <= set(m)
+    assert {"n", "n_unparsed", "tau", "diff", "tie_calibrated", "no_tie", "categories", "overall_strict",
+            "overall_official", "macro_strict", "macro_official"} <= set(m)
     assert m["n"] == 4 and m["n_unparsed"] == 1
     assert m["tau"] == pytest.approx(3 / 4) and m["diff"] == pytest.approx(2 / 3)
     assert m["tie_calibrated"] == pytest.approx(3 / 4) and m["no_tie"] == pytest.approx(2 / 3)
-    assert m["categories"]["reasoning"]["accuracy"] == 0.5 and m["macro"] == pytest.approx(0.75)
+    assert m["categories"]["reasoning"]["strict"] == 0.5 and m["macro_strict"] == pytest.approx(0.75)
+    assert m["categories"]["reasoning"]["official"] == 1.0 and m["macro_official"] == 1.0
+    assert m["overall_official"] == 1.0
 
 
 def test_score_without_margins_or_categories(tmp_path):
@@ -87,14 +90,15 @@ def test_run_end_to_end_logprob_and_score_round_trip(tmp_path, tiny_model):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["run"]["mode"] == "logprob" and metrics["n"] == 14 and "order_consistency" in metrics
     report = (out / "report.md").read_text()
-    assert "Unparsed answers" in report and "| macro |" in report
+    assert "Unparsed answers" in report and "| macro, strict |" in report and "| macro, official |" in report
     assert (out / "plots/confusion.png").is_file() and (out / "plots/categories.png").is_file()
 
     scored = invoke("score", out / "predictions.jsonl")
     assert scored.exit_code == 0, scored.output
     again = json.loads(scored.output)
     assert again == {k: v for k, v in metrics.items() if k != "run"}
-    for key in ("n", "n_unparsed", "tau", "diff", "tie_calibrated", "no_tie", "categories", "macro"):
+    for key in ("n", "n_unparsed", "tau", "diff", "tie_calibrated", "no_tie", "categories", "macro_strict",
+                "macro_official"):
         assert key in again
 
     resumed = invoke(*args)  # everything done: nothing judged again, no duplicate rows
@@ -112,19 +116,11 @@ def test_run_end_to_end_generate_video(tmp_path, tiny_model):
     assert res.exit_code == 0, res.output
     rows = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
     assert [r["id"] for r in rows] == ["row-0", "row-1"] and all("dims" in r for r in rows)
+    assert all(r["swap"] is False and r["mode"] == "generate" for r in rows)  # the order is ours, never the judge's
     m = json.loads((out / "metrics.json").read_text())
     assert m["n"] == 2 and m["n_unparsed"] == sum(r["pred"] is None for r in rows)  # random weights: garbage
     assert set(m["dims"]) == {"VQ", "MQ", "TA"} and "tie_calibrated" not in m
     assert f"Unparsed answers: {m['n_unparsed']} of 2" in (out / "report.md").read_text()
-
-
-def test_judge_kwargs_never_swap_and_skip_unset_options():
-    from unireward.bench.cli import _judge_kwargs
-
-    kw = _judge_kwargs("CodeGoat24/UnifiedReward-qwen-7b", "logprob", None, None, None, "cuda", None)
-    assert kw == {"mode": "logprob", "swap": False, "max_new_tokens": None, "device": "cuda"}
-    served = _judge_kwargs("openai://localhost:8080/UnifiedReward", "generate", 64, "v1", 512, "cuda", "bfloat16")
-    assert served == {"mode": "generate", "swap": False, "max_new_tokens": 512, "family": "v1", "batch_size": 64}
 
 
 def test_run_unknown_benchmark_lists_names(tmp_path):

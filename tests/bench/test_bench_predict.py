@@ -58,7 +58,8 @@ def test_both_orders_and_swapped_fields(tmp_path):
     (rec,) = convert("videogen-rewardbench", tmp_path / "vg", tmp_path / "o").records
     p0, p1 = presentations([rec], "both")
     assert (p0.id, p1.id) == ("row-0", "row-0~swapped")
-    assert shown_row(p1.record, p1.id, p1.swapped)["dims"] == {"VQ": "B", "MQ": "A", "TA": "tie"} and shown_row(p1.record, p1.id, p1.swapped)["label"] == "B"
+    shown = shown_row(p1.record, p1.id, p1.swapped)
+    assert shown["dims"] == {"VQ": "B", "MQ": "A", "TA": "tie"} and shown["label"] == "B"
 
 
 def test_run_judge_rows_and_swapped_inputs(tmp_path):
@@ -92,7 +93,8 @@ def test_resume_skips_done_and_retries_failed(tmp_path):
     stats = predict(again, recs, pred, order="seeded")
     assert stats.skipped_done == 4 and stats.judged == 2
     assert sorted(it["prompt"] for b in again.batches for it in b) == ["a cat number 2", "a cat number 5"]
-    assert len(read_predictions(pred)) == 7  # 5 whole rows + 2 new, the half line cut
+    rows = read_predictions(pred)  # 4 final rows + 2 new: the half line cut, the failed row replaced
+    assert len(rows) == 6 and len({r["id"] for r in rows}) == 6 and not any(r.get("failed") for r in rows)
 
 
 def test_judge_error_verdict_without_text_is_failed(tmp_path):

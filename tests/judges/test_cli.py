@@ -101,5 +101,5 @@ def test_run_writes_predictions_and_resumes_exactly(tiny_qwen, tmp_path):
     assert rows["p1"]["margin"] == 2 * rows["p1"]["prob_a"] - 1
     assert rows["s0"]["label_score"] == 80 and 0 <= rows["s0"]["score"] <= 100
     assert rows["bad-media"]["score"] is None and "missing.png: file not found" in rows["bad-media"]["error"]
-    third = _json(runner.invoke(app, args))
-    assert third["judged"] == 0 and _ids(out) == ids  # nothing redone, nothing duplicated
+    third = _json(runner.invoke(app, args))  # only the item that produced no answer is judged again
+    assert third["judged"] == 1 and third["failed"] == 1 and _ids(out) == ids  # and its old row replaced

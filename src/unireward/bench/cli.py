@@ -114,7 +114,8 @@ def run(bench: str = typer.Argument(..., help="Benchmark name (see `unireward be
 
 
 def _summary(m: dict) -> dict:
-    keys = ("n", "n_unparsed", "tau", "diff", "tie_calibrated", "no_tie", "macro", "inversion_score")
+    keys = ("n", "n_unparsed", "tau", "diff", "tie_calibrated", "no_tie", "overall_strict", "overall_official",
+            "macro_strict", "macro_official", "inversion_score")
     return {k: m[k] for k in keys if k in m}
 
 
