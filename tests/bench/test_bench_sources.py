@@ -227,7 +227,7 @@ def test_hpdv2_missing_images_reported_per_file(tmp_path):
     res = convert("hpdv2", tmp_path / "HPD" / "test.json", tmp_path / "out")
     assert [r.id for r in res.records] == ["1-0-1"]
     (error,) = res.missing
-    assert Path(error.path).name == "0000_0.jpg" and error.kind == "missing media"
+    assert [Path(p).name for p in error.paths] == ["0000_0.jpg", "0000_2.jpg"] and error.kind == "missing media"
     assert str(error).startswith("hpdv2: test.json item 0: image(s) 0000_0.jpg, 0000_2.jpg not found under ")
 
 

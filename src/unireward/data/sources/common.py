@@ -83,11 +83,13 @@ class Filtered(RowError):
 
 
 class MissingMediaError(RowError, _media.MissingMediaError):
-    """A media file an item refers to is not on disk; `path` is where it was looked for (the first place)."""
+    """Media files an item refers to are not on disk: `paths` (one or more; `path` is the first), where each was
+    looked for first."""
 
-    def __init__(self, reason: str, path: str | Path = "", where: str = ""):
+    def __init__(self, reason: str, path: str | Path | Sequence[str | Path] = "", where: str = ""):
         RowError.__init__(self, reason, "missing media", where)
-        self.path = str(path)
+        self.paths = [str(p) for p in ([path] if isinstance(path, (str, Path)) else path)]
+        self.path = self.paths[0] if self.paths else ""
 
 
 def as_row_error(e: Exception, where: str) -> RowError | None:

@@ -62,7 +62,7 @@ def _images(paths: list[str], roots: list[Path], image: Callable[[Path, str], di
     missing = [p for p, f in found.items() if f is None]
     if missing:
         raise MissingMediaError(f"image(s) {', '.join(missing)} not found under {', '.join(map(str, roots))}; "
-                                f"{HINT}", roots[0] / missing[0])
+                                f"{HINT}", [roots[0] / p for p in missing])
     return [image(found[p], p) for p in paths]
 
 
