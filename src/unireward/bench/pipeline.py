@@ -39,7 +39,7 @@ def prepare(bench: str, data: str | Path, out_dir: str | Path, *, split: str | N
     result = convert(bench, data, out_dir, split=split, media_root=media_root, limit=limit)
     _write_list(out_dir / "skipped.txt", [str(e) for e in result.errors])
     missing = result.missing
-    _write_list(out_dir / "missing_media.txt", [e.path for e in missing])
+    _write_list(out_dir / "missing_media.txt", [p for e in missing for p in e.paths])
     if missing and not allow_missing:
         shown = "\n  ".join(str(e) for e in missing[:20])
         more = f"\n  ... and {len(missing) - 20} more" if len(missing) > 20 else ""
