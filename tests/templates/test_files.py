@@ -86,6 +86,7 @@ def test_without_base_a_missing_template_is_an_error(tmp_path):
     path.write_text('[image_understanding.point]\ntext = "Q: [{prompt}] R: [{answer}]"\nparser = "final_score"\n'
                     "scale = [1, 10]\n")
     assert get_template(IU, Form.POINT, str(path)).scale == (1, 10)
+    assert [(t.task, t.form) for t in list_templates(str(path))] == [(IU, Form.POINT)]
     with pytest.raises(ValueError, match=r"only.toml has no pair template for image_generation and no 'base'"):
         get_template(IG, Form.PAIR, str(path))
 
@@ -112,6 +113,7 @@ def test_a_changed_file_is_read_again(tmp_path):
     ("base: v1\nimage_generation:\n  triple: {}\n", "image_generation.triple: unknown form"),
     ("base: v1\nimage_generation:\n  point:\n    scale: 5\n", r"scale must be \[lo, hi\]"),
     ("base: v1\nvideo_generation:\n  point:\n    num_frames: 0\n", "num_frames must be a positive integer"),
+    ("base: v1\nimage_generation:\n  pair:\n    marker: [1]\n", "marker must be a string or null"),
     ("- just\n- a list\n", "expected a mapping"),
     ("base: [v1\n", "not valid YAML"),
 ])

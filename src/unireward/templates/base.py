@@ -168,7 +168,14 @@ def get_template(task: Task | str, form: Form | str, family: str = "v1") -> Temp
 
 
 def list_templates(family: str | None = None) -> list[Template]:
-    """Every built-in template, or the eight templates of one family (built-in or a file)."""
+    """Every built-in template, or the templates of one family (built-in: eight; a file: the ones it defines,
+    and with a ``base`` the rest from it)."""
+    from unireward.templates.files import is_template_file, load_family
+
     if family is None:
         return list(_registry().values())
+    if family not in FAMILIES and is_template_file(family):
+        loaded = load_family(family)
+        return [loaded.get(task, form) for task in Task for form in Form
+                if loaded.base is not None or (task, form) in loaded.templates]
     return [get_template(task, form, family) for task in Task for form in Form]

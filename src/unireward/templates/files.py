@@ -170,8 +170,10 @@ def _convert(where: str, key: str, value: Any) -> Any:
         raise TemplateFileError(f"{where}: {key} must be an integer, got {value!r}")
     if key == "num_frames" and value is not None and not (isinstance(value, int) and value > 0):
         raise TemplateFileError(f"{where}: num_frames must be a positive integer or null, got {value!r}")
-    if key == "text" and not isinstance(value, str):
-        raise TemplateFileError(f"{where}: text must be a string")
+    if key in ("text", "parser") and not isinstance(value, str):
+        raise TemplateFileError(f"{where}: {key} must be a string")
+    if key == "marker" and value is not None and not isinstance(value, str):
+        raise TemplateFileError(f"{where}: marker must be a string or null")
     return value
 
 
