@@ -77,14 +77,28 @@ class Engine:
 
     # ------------------------------------------------------------------ length checks
     async def check_text_length(self, texts: list[str]) -> None:
-        n = await anyio.to_thread.run_sync(self._count, texts)
+        n, exact = await anyio.to_thread.run_sync(self._count, texts)
+        if not exact:
+            raise ApiError(400, f"prompt is more than {self.context} tokens (counting stopped at {n} tokens), the "
+                                f"context is {self.context} tokens; shorten the prompt", "messages")
         if n >= self.context:
             raise ApiError(400, f"prompt is at least {n} tokens (its text alone), the context is {self.context} "
                                 "tokens; shorten the prompt", "messages")
 
-    def _count(self, texts: list[str]) -> int:
+    def _count(self, texts: list[str]) -> tuple[int, bool]:
+        """Tokens in `texts`: exact, or (far over the context) a count stopped early, flagged not exact.
+
+        Counting goes slice by slice, so a 1 MB prompt is refused after its first slices; cutting at
+        slice borders can add a token per border, hence the margin of twice the context before stopping.
+        """
+        chunk, total = max(4096, 4 * self.context), 0
         with self._text:
-            return sum(len(ids) for ids in self.tok(texts, add_special_tokens=False)["input_ids"])
+            for text in texts:
+                for start in range(0, len(text), chunk):
+                    total += len(self.tok(text[start:start + chunk], add_special_tokens=False)["input_ids"])
+                    if total >= 2 * self.context:
+                        return total, False
+            return sum(len(ids) for ids in self.tok(texts, add_special_tokens=False)["input_ids"]), True
 
     async def encode(self, request: Any, prefix: str) -> Any:
         inputs = await anyio.to_thread.run_sync(self._encode, request, prefix)
