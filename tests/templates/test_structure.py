@@ -37,8 +37,8 @@ TAILS = {
                         + "Text Caption: [P]",
     (IU, PAIR, "v1"): "such as 'Answer 1 is better' or 'Answer 2 is better.'\n\nQuestion: P\nAnswer 1: A1\n"
                       "Answer 2: A2\n",
-    (IU, PAIR, "v1-llava"): "give a detailed reason.\n" + TASK_FRAMING + "Question: [P]\nThe first response: [A1]\n"
-                            "The second response: [A2]\n",
+    (IU, PAIR, "v1-llava"): "explain your choice in detail.\n" + TASK_FRAMING
+                            + "Question: [P]\nThe first response: [A1]\nThe second response: [A2]\n",
     (IU, PAIR, "think"): "two given answers.**\n\n" + TASK_FRAMING + "Question: [P]\nAnswer 1: [A1]\nAnswer 2: [A2]",
     (IU, POINT, "v1"): 'after "Final Score:".\n' + TASK_FRAMING + "Question: [P]\nResponse: [R]\n",
     (VG, PAIR, "v1"): "'Both videos are equally good.'\n\nYour task is as follows:\nText Caption: [P]\n",
@@ -50,7 +50,7 @@ TAILS = {
     (VG, POINT, "2.0"): "Alignment Score (1-5): X\nPhysics Score (1-5): Y\nStyle Score (1-5): Z\n\n" + TASK_FRAMING
                         + "Text Caption: [P]",
     (VU, PAIR, "v1"): "you cannot say that both answers are equally good.",
-    (VU, PAIR, "v1-llava"): "for the given question.\n" + TASK_FRAMING + "Question: [P]\nResponse 1: [A1]\n"
+    (VU, PAIR, "v1-llava"): "answers the question better.\n" + TASK_FRAMING + "Question: [P]\nResponse 1: [A1]\n"
                             "Response 2: [A2]",
     (VU, PAIR, "think"): "two given answers.**\n\n" + TASK_FRAMING + "Question: P\nAnswer 1: A1\nAnswer 2: A2\n",
     (VU, POINT, "v1"): "after 'Final Score:'.\n" + TASK_FRAMING + "Question: [P]\nResponse: [R]",
@@ -150,7 +150,7 @@ def test_think_example_block(task, form, family):
 
 def test_video_generation_point_example_and_placeholder_note():
     t = get_template(VG, POINT, "v1")
-    start = t.text.index("Here is an output example:\n") + len("Here is an output example:\n")
+    start = t.text.index("An example answer:\n") + len("An example answer:\n")
     example, rest = t.text[start:].split("\n\n", 1)
     assert [line.split(":")[0] for line in example.splitlines()] == [*FEEDBACK_DIMS, "Final Score"]
     assert rest.startswith("**Note:") and "placeholders" in rest.split("\n")[0]

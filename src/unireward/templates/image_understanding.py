@@ -76,7 +76,7 @@ _PAIR_TEXT = (
 _LLAVA_PAIR_TEXT = (
     "You are given an image and a question about it. Review the two responses on the following 5 factors: "
     + critic_factors("image")
-    + " You need to choose which response is better for the given question and give a detailed reason.\n"
+    + " Pick the response that answers the question better, and explain your choice in detail.\n"
     "Your task is provided as follows:\n"
     "Question: [{prompt}]\n"
     "The first response: [{answer_a}]\n"

@@ -33,24 +33,23 @@ _PAIR_TEXT = (
     "Question: {prompt}\n"
     "Answer 1: {answer_a}\n"
     "Answer 2: {answer_b}\n"
-    "Please evaluate both answers on the following criteria:\n"
+    "Judge both answers by these criteria:\n"
     "1. Accuracy: how well does the answer agree with what the video shows?\n"
     "2. Completeness: does the answer cover every part of the question?\n"
     "3. Clarity: is the answer easy to follow and well put?\n"
     "4. Relevance: does the answer stay on the question and the video?\n"
-    "After your evaluation, please:\n"
+    "Once you have evaluated them:\n"
     "1. Explain your reasoning for each criterion.\n"
     '2. Give an overall judgment of which answer is better (Answer 1 or Answer 2). For example: "Overall '
     'Judgment: Answer 1 is better than Answer 2."\n'
-    "Your response should be structured and detailed, showing that you understand both the visual and the "
-    "textual parts of the task. You have to choose the better of the two answers; you cannot say that both "
-    "answers are equally good."
+    "Write a structured, detailed response that shows you have understood both what the video shows and what "
+    "the texts say. You must pick one of the two answers; you cannot say that both answers are equally good."
 )
 
 _LLAVA_PAIR_TEXT = (
     "You are given a video and a question about it. Review the two responses on the following 5 factors: "
     + critic_factors("video")
-    + " You need to choose which response is better for the given question.\n"
+    + " Pick the response that answers the question better.\n"
     "Your task is provided as follows:\n"
     "Question: [{prompt}]\n"
     "Response 1: [{answer_a}]\n"
