@@ -5,6 +5,11 @@ back with the official openai client), and the command line's safety rules."""
 from __future__ import annotations
 
 import json
+import os
+import socket
+import subprocess
+import sys
+import time
 
 import httpx
 import pytest
@@ -125,3 +130,29 @@ def test_api_key_bearer_or_x_api_key(qwen_judge):
         remote = load_judge(f"openai://127.0.0.1:{srv.port}/tiny", api_key="s3cret", max_new_tokens=2)
         v = remote.compare_batch([item("image_generation", "pair")])[0]
         assert v.text and "server answered" not in (v.error or "")  # answered (the random model's text)
+
+
+def test_the_command_line_still_serves(tiny_qwen, tmp_path):
+    """``python -m unireward.serve.openai_compat MODEL_DIR --port P`` (loopback, no key) answers requests."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    env.pop("UNIREWARD_API_KEY", None)
+    log = open(tmp_path / "server.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "unireward.serve.openai_compat", tiny_qwen, "--port", str(port),
+                             "--served-model-name", "cli"], stdout=log, stderr=subprocess.STDOUT, env=env)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.5)
+        r = chat(f"http://127.0.0.1:{port}", {"model": "cli", "messages": user(), "max_tokens": 2})
+        assert r.status_code == 200, (tmp_path / "server.log").read_text()[-2000:]
+    finally:
+        proc.terminate()
+        proc.wait(20)
+        log.close()

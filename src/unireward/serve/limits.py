@@ -32,6 +32,7 @@ class Limits:
     max_tokens: int = 4096  # new tokens per choice
     max_n: int = 8
     max_stop: int = 4  # stop strings, as OpenAI
+    max_stop_chars: int = 256  # characters per stop string
     max_top_logprobs: int = 1000
     max_logprob_entries: int = 65_536  # max_tokens * top_logprobs * n: the size of the logprobs answer
     request_timeout: float = 120.0  # seconds, queueing included

@@ -108,6 +108,8 @@ def check_limits(body: ChatRequest, p: Plan, limits: Limits) -> None:
         raise bad_request("n", f"{body.n} is over the server's limit of {limits.max_n}")
     if body.stop and len(body.stop) > limits.max_stop:
         raise bad_request("stop", f"{len(body.stop)} stop strings, over the limit of {limits.max_stop}")
+    if body.stop and max(map(len, body.stop)) > limits.max_stop_chars:
+        raise bad_request("stop", f"a stop string is over the limit of {limits.max_stop_chars} characters")
     if len(p.images) > limits.max_images:
         raise bad_request("messages", f"{len(p.images)} images, over the limit of {limits.max_images} per request")
     top = body.top_logprobs or 0
@@ -209,7 +211,7 @@ def create_app(model: Any, served_name: str | None = None, *, limits: Limits | N
         p = plan(body, engine.special_tokens)
         check_limits(body, p, limits)
         await engine.check_text_length([p.system or "", *p.texts, p.prefix])
-        req = await _request(p, limits, policy, judge.max_pixels)
+        req = await _request(p, limits, policy, judge.max_pixels, deadline)
         inputs = await engine.encode(req, p.prefix)
         sampling = Sampling(max_new_tokens=body.new_tokens or limits.max_tokens, n=body.n,
                             temperature=body.temperature or 0.0, top_p=body.top_p, seed=body.seed,
@@ -232,11 +234,19 @@ def create_app(model: Any, served_name: str | None = None, *, limits: Limits | N
     return app
 
 
-async def _request(p: Plan, limits: Limits, policy: UrlPolicy, budget: int | None) -> Any:
+async def _request(p: Plan, limits: Limits, policy: UrlPolicy, budget: int | None, deadline: float) -> Any:
+    """The judge request, its images decoded or fetched within the request's time."""
+    import asyncio
+
     from unireward.judges.base import Request
     from unireward.serve.images import image_from_url
 
-    images = [await image_from_url(url, param, limits, policy, budget) for url, param in p.images]
+    try:
+        async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+            images = [await image_from_url(url, param, limits, policy, budget) for url, param in p.images]
+    except TimeoutError:
+        raise ApiError(504, f"reading the images took past the request timeout of {limits.request_timeout:g} s",
+                       "messages") from None
     return Request(text="".join(p.texts), images=images, system=p.system)
 
 
