@@ -8,6 +8,7 @@ import pytest
 
 from tests.conftest import ARCHS
 from tests.judges.conftest import item, lessons, swapped
+from unireward.judges.base import logprob_refusal, numeral_options
 from unireward.judges.hf import HFJudge
 from unireward.tasks import Form, Task
 from unireward.templates import parse_answer
@@ -29,6 +30,11 @@ def judge(path: str, **kw) -> HFJudge:
 def test_logprob_every_task_and_form(tiny_models, arch, task, form):
     j = judge(tiny_models[arch], mode="logprob", num_frames=4, family="v1")  # qwen3_vl defaults to 2.0
     x = item(task, form)
+    t = j.template(task, form)
+    if t.logprob_prefixes is None:  # the answer writes other lines first: refused per item, with the reason
+        r = (j.compare_batch if form == "pair" else j.score_batch)([x])[0]
+        assert r.error == logprob_refusal(t) and "use mode='generate'" in r.error.lower()
+        return
     if form == "pair":
         v = j.compare_batch([x])[0]
         assert v.error is None, v.error
@@ -42,8 +48,8 @@ def test_logprob_every_task_and_form(tiny_models, arch, task, form):
         lo, hi = s.scale
         assert s.error is None and lo <= s.value <= hi and 0 <= s.normalized <= 1
         assert math.isclose(sum(s.probs.values()), 1.0, abs_tol=1e-6)
-        assert s.value == pytest.approx(sum(int(k) * p for k, p in s.probs.items()))
-        assert set(s.probs) == {str(v) for v in range(int(lo), int(hi) + 1)}
+        assert s.value == pytest.approx(sum(float(k) * p for k, p in s.probs.items()))
+        assert set(s.probs) == set(numeral_options(lo, hi, t.decimals))
 
 
 @pytest.mark.parametrize("arch", ARCHS)
@@ -69,8 +75,7 @@ def _brute_force(j: HFJudge, x: dict, form: Form, labels: list[str] | None = Non
     if form == Form.PAIR:
         choices = Choices(t.logprob_prefixes[""], dict(t.phrases))
     else:
-        lo, hi = t.scale
-        choices = Choices(t.logprob_prefixes[""], {str(v): str(v) for v in range(int(lo), int(hi) + 1)}, True)
+        choices = Choices(t.logprob_prefixes[""], numeral_options(*t.scale, t.decimals), True)
     trie = j._build_trie(choices)
     scores = {}
     for label, path in trie.paths.items():
@@ -82,19 +87,22 @@ def _brute_force(j: HFJudge, x: dict, form: Form, labels: list[str] | None = Non
             logp = torch.log_softmax(j.model(**inputs).logits[0].float(), -1)
         n = inputs["input_ids"].shape[1]
         total = sum(float(logp[n - len(path) - 1 + k, tok]) for k, tok in enumerate(path))
-        if label in trie.ends:
-            total += math.log(1 - float(logp[n - 1, j._digit_ids].exp().sum()))
+        if label in trie.ends:  # the number stops here: no digit (nor "." where a decimal could follow)
+            total += math.log(1 - float(logp[n - 1, j._continuation_ids(trie.ends[label])].exp().sum()))
         scores[label] = total
     return scores
 
 
-@pytest.mark.parametrize("task,form", [("image_generation", "pair"), ("video_generation", "point"),
-                                       ("image_understanding", "point"), ("video_understanding", "pair")])
+@pytest.mark.parametrize("task,form", [("image_generation", "pair"), ("image_generation", "point"),
+                                       ("image_understanding", "point"), ("video_understanding", "pair"),
+                                       ("video_understanding", "point")])
 def test_one_pass_logprob_equals_teacher_forcing_each_option(tiny_qwen, task, form):
     j = judge(tiny_qwen, mode="logprob", num_frames=4)
     x = item(task, form, seed=3)
-    # 0-100 has 101 options: check a subset that covers every kind of path ("0", "1" vs "10" vs "100", "55")
-    labels = ["0", "1", "5", "10", "55", "99", "100"] if task == "image_understanding" else None
+    # 0-100 has 101 options: check a subset that covers every kind of path ("0", "1" vs "10" vs "100", "55");
+    # 1-5 with one decimal has 46: integers that may go on with ".", decimals, the top of the scale
+    labels = {"image_understanding": ["0", "1", "5", "10", "55", "99", "100"],
+              "image_generation": ["1", "1.0", "3", "3.7", "4.9", "5", "5.0"]}.get(task) if form == "point" else None
     expected = _brute_force(j, x, Form(form), labels)
     got = (j.compare_batch if form == "pair" else j.score_batch)([x])[0].probs
     ref = next(iter(expected))
@@ -172,9 +180,58 @@ def test_bfloat16_and_family_override(tiny_qwen):
 
 def test_logprob_refuses_formats_without_a_one_step_answer(tiny_qwen):
     j = judge(tiny_qwen, mode="logprob", family="think")
-    v = j.compare_batch([item("image_generation", "pair")])[0]
-    assert v.winner is None and "use mode='generate'" in v.error
-    assert j.score_batch([item("image_generation", "point")])[0].ok  # think reuses the v1 pointwise template
+    think_pair, point = item("image_generation", "pair"), item("image_generation", "point")
+    out = j.compare_batch([think_pair, item("image_generation", "pair", seed=5)])
+    for v in out:  # every item says why, naming the template, what its answer writes first, and what to use
+        assert v.winner is None and v.probs is None
+        assert v.error.startswith("logprob mode cannot read the think/image_generation/pair template")
+        assert "<think>" in v.error and "mode='generate'" in v.error
+    assert j.score_batch([point])[0].ok  # the think family's pointwise template reads "Final Score:" directly
+    with pytest.raises(ValueError, match=r"think/image_generation/pair template.*mode='generate'"):
+        j.check_mode("image_generation", "pair")  # up front, before a long run
+    j.check_mode("image_generation", "point")  # readable: no error
+    judge(tiny_qwen, mode="generate", family="think").check_mode("image_generation", "pair")  # generate reads all
+
+
+def test_refusal_names_what_the_answer_writes_first(tiny_qwen):
+    from dataclasses import replace
+
+    j = judge(tiny_qwen, mode="logprob", num_frames=4)
+    t = replace(j.template("video_generation", "point"), logprob_prefixes=None)  # VideoFeedback: 5 dims first
+    message = logprob_refusal(t)
+    assert f"{t.family}/video_generation/point template" in message
+    assert "the dimension lines (visual quality, temporal consistency" in message and "before the score" in message
+    x = item("video_generation", "point")
+    req = j._request({**x, "task": Task.VIDEO_GENERATION}, Form.POINT, False)
+    assert [s.error for s in j._run_chunk(t, [req, req])] == [message, message]
+    pair_scores = replace(j.template("image_generation", "pair"), parser="pair_scores", logprob_prefixes=None)
+    assert "relative scores for each dimension" in logprob_refusal(pair_scores)
+    assert logprob_refusal(j.template("image_generation", "pair")) is None
+
+
+def test_template_frame_count_is_honoured(tiny_qwen):
+    from dataclasses import replace
+
+    from tests.conftest import random_image
+    from unireward.judges.base import Request
+
+    video = [random_image(k, 32) for k in range(40)]
+    for video_as in ("frames", "video"):
+        j = judge(tiny_qwen, mode="logprob", num_frames=4, video_as=video_as)
+        t = replace(j.template("video_generation", "point"), num_frames=16)  # as the 2.0 APS video prompt
+        fixed, default = Request(text=""), Request(text="")
+        j._add_media(fixed, Task.VIDEO_GENERATION, video, t.num_frames)
+        j._add_media(default, Task.VIDEO_GENERATION, video, replace(t, num_frames=None).num_frames)
+        frames = (lambda r: r.videos[0]) if video_as == "video" else (lambda r: r.images)
+        assert len(frames(fixed)) == 16 and len(frames(default)) == 4  # None: the judge's num_frames
+        assert frames(fixed)[0].size == video[0].size
+    # end to end: the 2.0 APS video pointwise template fixes 16 frames, whatever the judge's default
+    aps = judge(tiny_qwen, family="2.0", num_frames=4)
+    assert aps.template("video_generation", "point").num_frames == 16
+    x = {"task": Task.VIDEO_GENERATION, "prompt": "a fox", "candidate": video}
+    assert len(aps._request(x, Form.POINT, False).images) == 16
+    pair = {"task": Task.VIDEO_GENERATION, "prompt": "a fox", "a": video, "b": video}
+    assert len(aps._request(pair, Form.PAIR, False).images) == 2 * 4  # its pair template keeps the default
 
 
 # ---------------------------------------------------------------- a judge whose answers are known

@@ -36,14 +36,20 @@ def test_generate_matches_in_process_judge(served, tiny_qwen):
 def test_logprob_matches_in_process_judge(served, tiny_qwen):
     remote = load_judge(f"openai://127.0.0.1:{served}/tiny", mode="logprob", top_logprobs=1000, image_format="PNG")
     local = HFJudge(tiny_qwen, mode="logprob")
-    for x, form in [(item("image_generation", "pair"), "pair"), (item("video_generation", "point"), "point"),
-                    (item("video_understanding", "pair"), "pair")]:
+    for x, form in [(item("image_generation", "pair"), "pair"), (item("image_generation", "point"), "point"),
+                    (item("video_understanding", "pair"), "pair")]:  # the point template has a decimal grid
         got = (remote.compare_batch if form == "pair" else remote.score_batch)([x])[0]
         want = (local.compare_batch if form == "pair" else local.score_batch)([x])[0]
         assert got.error is None, got.error
         for k, p in want.probs.items():
             assert got.probs.get(k, 0.0) == pytest.approx(p, abs=1e-4), k
     assert remote.calls > 0
+    # a template logprob cannot read is refused with the hf backend's message, and nothing is sent
+    think = load_judge(f"openai://127.0.0.1:{served}/tiny", mode="logprob", family="think")
+    refused = think.compare_batch([item("image_generation", "pair")])[0]
+    assert refused.error == HFJudge(tiny_qwen, mode="logprob", family="think").compare_batch(
+        [item("image_generation", "pair")])[0].error
+    assert "think/image_generation/pair" in refused.error and think.calls == 0
 
 
 def test_logprob_with_a_small_top_k_says_so(served):

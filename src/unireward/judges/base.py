@@ -13,10 +13,17 @@ Design choices a user will notice:
 - ``swap=True`` judges (a, b) and (b, a). In logprob mode the two distributions are averaged; in generate
   mode agreeing verdicts stand, a disagreement (pure position bias) becomes "tie", and if either order is
   unparseable the verdict is None. ``verdict.swapped`` keeps the reversed-order verdict.
-- Logprob mode reads the verdict, or the expected score over the integer values of the scale, from the
-  next-token distributions after the template's assistant prefix ("Final Score: " ...), skipping any
-  rationale. Multi-dimension templates read each dimension after its own prefix. The think family and the
-  2.0 pairwise scores have no one-step answer: logprob mode raises for them.
+- Logprob mode reads the verdict, or the expected score, from the next-token distributions after the
+  template's assistant prefix ("Final Score: " ...). The expected score is taken over every numeral the
+  trained answers can hold: the integers of the scale, or, where the template's answers carry decimals
+  (`Template.decimals`), the decimal grid too ("3", "3.0" .. "3.9" for one decimal): value = sum of
+  value x P(numeral), normalised over the numerals. A numeral that starts a longer one ("3" of "3.7")
+  counts only where the answer stops there. Templates whose trained answer writes something else first
+  (reasoning, dimension lines, relative scores: ``logprob_prefixes is None``) are refused with a message
+  naming the template and the alternative: per item as its `error` (the batch goes on), or up front with
+  `Judge.check_mode`.
+- A backend may fail single items of a batch without touching the others (`ItemErrors`): the hf backend
+  does so for a prompt longer than the model's context.
 - Videos are sampled to `num_frames` frames (default 8) and fed as images (frames of video A, then video B),
   as the released checkpoints were trained; ``video_as="video"`` feeds native video inputs instead.
 """
@@ -25,19 +32,19 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from PIL import Image
 
-from unireward.media import DEFAULT_FRAMES, MediaError, load_image, load_video
+from unireward.judges.config import DEFAULT_MAX_PIXELS, MODES, JudgeConfig
+from unireward.media import MediaError, load_image, load_video
 from unireward.tasks import Form, Score, Task, Verdict
-from unireward.templates import Template, get_template, parse_answer
+from unireward.templates import Template, get_template, parse_answer, render_item
 
 
-DEFAULT_MAX_PIXELS = 512 * 512  # the released checkpoints were trained at <= 512x512 per image/frame
-MODES = ("generate", "logprob")
+__all__ = ["DEFAULT_MAX_PIXELS", "MODES", "Choices", "Judge", "JudgeConfig", "Request"]
 
 
 @dataclass
@@ -52,11 +59,57 @@ class Request:
 
 @dataclass(frozen=True)
 class Choices:
-    """Answer options read in logprob mode: text after `prefix`, by label; numeric options are integers."""
+    """Answer options read in logprob mode: the text after `prefix`, by label.
+
+    numeric: the options are numerals ("3", "3.7", "10"; see `numeral_options`). A numeral that is the
+    start of another option ("3" of "3.7", "1" of "10") counts only where the answer stops there: where the
+    next token does not go on with one of its `continuation` characters.
+    """
 
     prefix: str
     options: dict[str, str]
     numeric: bool = False
+
+    def continuation(self, label: str) -> str:
+        """The characters that, written right after numeral `label`, make it a longer number: the digits,
+        and the decimal point where an option continues `label` with one ("3" -> "3.7")."""
+        text = self.options[label]
+        dot = any(o.startswith(text + ".") for o in self.options.values())
+        return "0123456789" + ("." if dot else "")
+
+    def ends(self) -> list[str]:
+        """Numeric labels that another option extends ("1" and "10", "3" and "3.7")."""
+        if not self.numeric:
+            return []
+        texts = list(self.options.values())
+        return [k for k, s in self.options.items() if any(o != s and o.startswith(s) for o in texts)]
+
+
+class ItemErrors(Exception):
+    """Raised by a backend when some requests of a batch cannot run (e.g. a prompt longer than the model's
+    context): ``errors`` maps request indices to messages; the others are run again without them."""
+
+    def __init__(self, errors: dict[int, str]):
+        super().__init__("; ".join(f"request {i}: {m}" for i, m in sorted(errors.items())))
+        self.errors = errors
+
+
+def numeral_options(lo: float, hi: float, decimals: int = 0) -> dict[str, str]:
+    """The numerals a score on [lo, hi] can be written as, with up to `decimals` digits after the point.
+
+    Every spelling is an option: "3", "3.0" .. "3.9" (and "3.00" .. "3.99" for two decimals); an option's
+    label is its text and its value ``float(label)``. decimals=0 gives the integers only.
+    """
+    out: dict[str, str] = {}
+    for whole in range(math.floor(lo), math.floor(hi) + 1):
+        if lo <= whole <= hi:
+            out[str(whole)] = str(whole)
+        for k in range(1, decimals + 1):
+            for frac in range(10 ** k):
+                text = f"{whole}.{frac:0{k}d}"
+                if lo <= float(text) <= hi:
+                    out[text] = text
+    return out
 
 
 def _item(x: Any, keys: tuple[str, ...]) -> dict[str, Any]:
@@ -70,17 +123,19 @@ class Judge(ABC):
 
     name: str = "judge"
 
-    def __init__(self, family: str = "v1", mode: str = "generate", swap: bool = False, batch_size: int = 8,
-                 num_frames: int = DEFAULT_FRAMES, max_pixels: int | None = DEFAULT_MAX_PIXELS,
-                 max_new_tokens: int | None = None, video_as: str = "frames", point_scale: tuple | None = None):
-        if mode not in MODES:
-            raise ValueError(f"unknown mode {mode!r}; valid modes: {', '.join(MODES)}")
-        if video_as not in ("frames", "video"):
-            raise ValueError(f"video_as must be 'frames' or 'video', got {video_as!r}")
-        get_template(Task.IMAGE_GENERATION, Form.PAIR, family)  # validates the family name
-        self.family, self.mode, self.swap, self.batch_size = family, mode, swap, batch_size
-        self.num_frames, self.max_pixels, self.max_new_tokens = num_frames, max_pixels, max_new_tokens
-        self.video_as, self.point_scale = video_as, point_scale
+    default_batch_size = 8
+
+    def __init__(self, config: JudgeConfig | None = None, **options: Any):
+        """`config` holds every option; keyword `options` (mode=..., family=...) override its fields."""
+        cfg = (config or JudgeConfig()).merged(**options)
+        if cfg.family is None:
+            cfg = cfg.merged(family="v1")
+        get_template(Task.IMAGE_GENERATION, Form.PAIR, cfg.family)  # validates the family name
+        self.config = cfg
+        self.family, self.mode, self.swap = cfg.family, cfg.mode, cfg.swap
+        self.batch_size = cfg.batch_size or self.default_batch_size
+        self.num_frames, self.max_pixels, self.max_new_tokens = cfg.num_frames, cfg.max_pixels, cfg.max_new_tokens
+        self.video_as, self.point_scale = cfg.video_as, cfg.point_scale
 
     # ------------------------------------------------------------------ public API
     def compare(self, task: Task | str, prompt: str, a: Any, b: Any, media: Any = None) -> Verdict:
@@ -100,7 +155,7 @@ class Judge(ABC):
         by_order = {job: v for job, v in zip(jobs, raw)}
         if not self.swap:
             return [by_order[(i, False)] for i in range(len(items))]
-        return [_combine(by_order[(i, False)], _flip(by_order[(i, True)]), self.mode) for i in range(len(items))]
+        return [_combine(by_order[(i, False)], _flip(by_order[(i, True)])) for i in range(len(items))]
 
     def score_batch(self, items: Iterable[Any]) -> list[Score]:
         """Score many candidates; items are dicts (or objects) with task, prompt, candidate and optional media."""
@@ -112,6 +167,16 @@ class Judge(ABC):
         if Form.parse(form) == Form.POINT and self.point_scale is not None:
             t = t.with_scale(self.point_scale)
         return t
+
+    def check_mode(self, task: Task | str, form: Form | str) -> None:
+        """Raise ValueError, naming the template and what to use instead, when this judge's mode cannot
+        judge `task` in `form` (logprob on a template whose answer writes reasoning or dimension lines
+        first). Judging such items does not raise: each gets this message as its `error`; call this before
+        a long run to fail at once instead."""
+        if self.mode == "logprob":
+            refusal = logprob_refusal(self.template(task, form))
+            if refusal:
+                raise ValueError(refusal)
 
     # ------------------------------------------------------------------ backend primitives
     @abstractmethod
@@ -141,29 +206,48 @@ class Judge(ABC):
         return out
 
     def _run_chunk(self, t: Template, requests: list[Request]) -> list[Any]:
+        if self.mode == "logprob" and (refusal := logprob_refusal(t)):
+            return [_failed(t.form, refusal) for _ in requests]  # every item says why; the batch goes on
         try:
             return self._decide(t, requests)
+        except ItemErrors as e:  # the backend named the items that cannot run: fail them, run the others
+            out: list[Any] = [None] * len(requests)
+            rest = [i for i in range(len(requests)) if i not in e.errors]
+            for i, message in e.errors.items():
+                out[i] = _failed(t.form, message)
+            if rest:
+                for i, result in zip(rest, self._run_chunk(t, [requests[i] for i in rest])):
+                    out[i] = result
+            return out
         except Exception as e:  # a failing batch is retried item by item, so one bad item cannot sink the rest
             if len(requests) == 1:
                 return [_failed(t.form, f"{type(e).__name__}: {e}")]
             return [r for req in requests for r in self._run_chunk(t, [req])]
 
     def _decide(self, t: Template, requests: list[Request]) -> list[Any]:
+        """Run the backend on one batch and read the answers. A backend may return an exception in place of
+        one request's result (e.g. a 400 from a server): that item fails with it, the others stand."""
         if self.mode == "generate":
             texts = self._generate(requests, self.max_new_tokens or t.max_new_tokens)
-            return [parse_answer(t, text) for text in texts]
-        if t.logprob_prefixes is None:
-            raise ValueError(f"logprob mode cannot read the {t.family} {t.form} format for {t.task} "
-                             "(it reasons or scores before the verdict); use mode='generate'")
+            return [_failed(t.form, _describe(x)) if isinstance(x, Exception) else parse_answer(t, x) for x in texts]
+        refusal = logprob_refusal(t)
+        if refusal:
+            raise ValueError(refusal)
         if t.form == Form.PAIR:
             probs = self._choice_probs(requests, Choices(t.logprob_prefixes[""], dict(t.phrases)))
-            return [_verdict_from_probs(p) for p in probs]
+            return [_failed(t.form, _describe(p)) if isinstance(p, Exception) else _verdict_from_probs(p)
+                    for p in probs]
         per_dim = {}
         for dim, prefix in t.logprob_prefixes.items():
             lo, hi = t.dim_scale if dim else t.scale
-            options = {str(v): str(v) for v in range(math.ceil(lo), math.floor(hi) + 1)}
+            options = numeral_options(lo, hi, t.decimals)
             per_dim[dim] = self._choice_probs(requests, Choices(prefix, options, numeric=True))
-        return [_score_from_probs(t, {d: per_dim[d][i] for d in per_dim}) for i in range(len(requests))]
+        out = []
+        for i in range(len(requests)):
+            dists = {d: per_dim[d][i] for d in per_dim}
+            bad = [x for x in dists.values() if isinstance(x, Exception)]
+            out.append(_failed(t.form, _describe(bad[0])) if bad else _score_from_probs(t, dists))
+        return out
 
     def _request(self, item: dict, form: Form, reverse: bool) -> Request:
         """Load media and render the prompt for one item (candidates reversed when `reverse`)."""
@@ -178,26 +262,24 @@ class Judge(ABC):
         req = Request(text="")
         if task.is_generation:
             for c in cands:
-                self._add_media(req, task, c)
-            req.text = t.render(prompt)
+                self._add_media(req, task, c, t.num_frames)
+            req.text = render_item(t, prompt)
         else:
             shared = item.get("media")
             if shared is None:
                 raise ValueError(f"{task} needs the shared {task.modality} in 'media'")
             for m in shared if isinstance(shared, list) and task.modality == "image" else [shared]:
-                self._add_media(req, task, m)
-            for c in cands:
-                if not isinstance(c, str):
-                    raise TypeError(f"{task} candidates are answer texts, got {type(c).__name__}")
-            req.text = (t.render(prompt, answer_a=cands[0], answer_b=cands[1]) if form == Form.PAIR
-                        else t.render(prompt, answer=cands[0]))
+                self._add_media(req, task, m, t.num_frames)
+            req.text = render_item(t, prompt, cands)
         return req
 
-    def _add_media(self, req: Request, task: Task, src: Any) -> None:
+    def _add_media(self, req: Request, task: Task, src: Any, num_frames: int | None = None) -> None:
+        """Load one image or video into `req`; a video is sampled to `num_frames` frames (the template's
+        ``num_frames`` where it fixes one, e.g. 16 for the 2.0 APS video prompt; else the judge's)."""
         if task.modality == "image":
             req.images.append(load_image(src, self.max_pixels))
             return
-        frames = load_video(src, self.num_frames, self.max_pixels)
+        frames = load_video(src, num_frames or self.num_frames, self.max_pixels)
         if self.video_as == "video":
             req.videos.append(frames)
         else:
@@ -205,6 +287,10 @@ class Judge(ABC):
 
 
 # ---------------------------------------------------------------------- combining and converting
+def _describe(e: Exception) -> str:
+    return f"{type(e).__name__}: {e}"
+
+
 def _failed(form: Form, error: str) -> Verdict | Score:
     return Verdict(None, error=error) if form == Form.PAIR else Score(None, error=error)
 
@@ -218,7 +304,7 @@ def _flip(v: Verdict) -> Verdict:
                    probs=probs, dims=dims, error=v.error)
 
 
-def _combine(v: Verdict, w: Verdict, mode: str) -> Verdict:
+def _combine(v: Verdict, w: Verdict) -> Verdict:
     """Merge the verdicts of both orders (w already flipped back to the original orientation)."""
     if v.probs is not None and w.probs is not None:
         probs = {k: (v.probs.get(k, 0.0) + w.probs.get(k, 0.0)) / 2 for k in ("A", "B", "tie")}
@@ -241,7 +327,7 @@ def _verdict_from_probs(probs: dict[str, float]) -> Verdict:
 
 
 def _score_from_probs(t: Template, dists: dict[str, dict[str, float]]) -> Score:
-    expected = {d: sum(int(v) * p for v, p in dist.items()) for d, dist in dists.items()}
+    expected = {d: sum(float(v) * p for v, p in dist.items()) for d, dist in dists.items()}
     scale = t.scale or (0.0, 1.0)
     if "" in expected:
         value, dims = expected[""], {}
@@ -254,6 +340,32 @@ def _score_from_probs(t: Template, dists: dict[str, dict[str, float]]) -> Score:
                  text="")
 
 
-def as_items(records: Sequence[Any], base: str = ".") -> list[dict[str, Any]]:
-    """Unified records as judge items (see `Record.judge_inputs`)."""
-    return [r.judge_inputs(base) for r in records]
+# What the trained answer writes before the value logprob mode would read, by parser.
+_WRITES_FIRST = {
+    "think": "its reasoning inside <think> ... </think> (per-criterion scores and totals)",
+    "pair_scores": "relative scores for each dimension, one line per image or video",
+    "dim_scores": "one score line per dimension, each after the lines before it",
+}
+
+
+def logprob_refusal(t: Template) -> str | None:
+    """Why logprob mode cannot read template `t` (None when it can).
+
+    Logprob mode reads the value right after an assistant prefix that follows the prompt directly. A
+    template whose trained answer writes other lines first (``logprob_prefixes is None``) would be read
+    out of the context the checkpoint learned, so it is refused, never silently read.
+    """
+    if t.logprob_prefixes is not None:
+        return None
+    if t.parser in _WRITES_FIRST:
+        what = _WRITES_FIRST[t.parser]
+    elif t.dims:
+        what = f"the dimension lines ({', '.join(t.dims)})"
+    elif t.parser == "phrase":
+        what = "a reasoned comparison" + (f" before '{t.marker}'" if t.marker else "")
+    else:
+        what = "other lines (e.g. the element checks)"
+    value = "verdict" if t.form == Form.PAIR else "score"
+    return (f"logprob mode cannot read the {t.family}/{t.task}/{t.form} template: its trained answer writes "
+            f"{what} before the {value}, so the {value} cannot be read right after the prompt. "
+            "Use mode='generate' (a reasoning-then-probability mode is planned).")

@@ -6,10 +6,21 @@ last position of every row is its last real token.
 
 Logprob mode tokenises the answer options (after the assistant prefix) into token paths and reads every
 distribution they need from ONE forward pass per batch: a row of prompt + the tokens leading to the
-deepest branching point yields all the next-token distributions along it. "Image 1 is better" vs
-"Image 2 is better" vs "Both images are equally good" needs one row (prompt + "Image "). Integer scales
-read digit by digit: 1-5 needs one row, 1-10 one ("1" then "0" or end), 0-100 nine. Only the logits of
-the last few positions are computed (`logits_to_keep`).
+deepest point where a distribution is needed yields all the next-token distributions along it. "Image 1
+is better" vs "Image 2 is better" vs "Both images are equally good" needs one row (prompt + "Image ").
+Scores are read digit by digit over every numeral of the scale: integer 1-5 needs one row, 1-10 one
+("1" then "0" or the end), 0-100 nine; a template whose answers carry decimals reads the decimal grid too
+(P("3.7") = P(3) P(. | 3) P(7 | 3.); "3" alone also needs P(no digit and no "." next)): 1-5 with one
+decimal needs five rows ("1." .. "5."), with two decimals 41. Only the logits of the last few positions
+are computed (`logits_to_keep`).
+
+Prompt length: a prompt longer than the model's context fails that item (its `error` says how long it is
+and what fits) and its neighbours in the batch run on. The limit is ``max_prompt_tokens`` if set, else
+the text model's ``max_position_embeddings`` minus the room for the answer (``max_new_tokens`` in
+generate mode, the answer prefix in logprob mode; the room is capped at a quarter of the context). Two
+checks: the text alone is counted first, in chunks, stopping once over the limit (a megabyte prompt fails
+in milliseconds, before the processor sees it); then the exact length after processing (text, image and
+video tokens) before the forward pass. Generation never runs past the context.
 """
 
 from __future__ import annotations
@@ -19,26 +30,24 @@ from pathlib import Path
 from typing import Any
 
 from unireward.judges.arch import get_arch
-from unireward.judges.base import Choices, Judge, Request
-
-
-DTYPES = ("auto", "float32", "bfloat16", "float16")
+from unireward.judges.base import Choices, ItemErrors, Judge, Request
+from unireward.judges.config import JudgeConfig
 
 
 class HFJudge(Judge):
     """A judge backed by a transformers image-text-to-text model."""
 
-    def __init__(self, model: str | Path, family: str | None = None, device: str | None = None,
-                 dtype: str = "auto", processor_kwargs: dict | None = None, **judge_kwargs: Any):
+    def __init__(self, model: str | Path, config: JudgeConfig | None = None, processor_kwargs: dict | None = None,
+                 **options: Any):
         import torch
         from transformers import AutoConfig, AutoModelForImageTextToText, AutoProcessor
 
-        if dtype not in DTYPES:
-            raise ValueError(f"unknown dtype {dtype!r}; valid: {', '.join(DTYPES)}")
+        cfg = (config or JudgeConfig()).merged(**options)  # validates mode, dtype, limits
         self.model_path = str(model)
-        config = AutoConfig.from_pretrained(self.model_path)
-        self.arch = get_arch(config.model_type)
-        super().__init__(family=family or self.arch.default_family, **judge_kwargs)
+        model_config = AutoConfig.from_pretrained(self.model_path)
+        self.arch = get_arch(model_config.model_type)
+        super().__init__(cfg.merged(family=cfg.family or self.arch.default_family))
+        device, dtype = cfg.device, cfg.dtype
         self.name = self.model_path
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         load_kw: dict[str, Any] = {"dtype": dtype if dtype == "auto" else getattr(torch, dtype)}
@@ -49,9 +58,26 @@ class HFJudge(Judge):
         if self.device != "auto":
             self.model.to(self.device)
         self.tokenizer = self.processor.tokenizer
-        self._tries: dict[tuple, _Trie] = {}
+        self._prepare_tokens()
+
+    # Set from the tokenizer and the model's config by `_prepare_tokens` (also lazily, for subclasses that
+    # build a judge around a model already in memory).
+    _tries: dict[tuple, _Trie]
+    _digit_ids: list[int]
+    _dot_ids: list[int] | None = None
+    context: int | None = None  # the text model's context in tokens (None where its config does not say)
+
+    def _prepare_tokens(self) -> None:
+        """The option-trie cache, the ids of tokens that continue a numeral (those starting with a digit;
+        the decimal point, "." or ".7"), and the model's context length."""
         vocab = self.tokenizer.get_vocab()
-        self._digit_ids = [i for t, i in vocab.items() if t.isascii() and t.isdigit()]
+        self._tries = {}
+        self._digit_ids = sorted(i for t, i in vocab.items() if t[:1].isascii() and t[:1].isdigit())
+        self._dot_ids = sorted(i for t, i in vocab.items()
+                               if t[:1] == "." and (not t[1:] or (t[1:].isascii() and t[1:].isdigit())))
+        config = self.model.config
+        text_config = config.get_text_config() if hasattr(config, "get_text_config") else config
+        self.context = getattr(text_config, "max_position_embeddings", None)
 
     # ------------------------------------------------------------------ encoding
     def _messages(self, req: Request) -> list[dict]:
@@ -80,11 +106,78 @@ class HFJudge(Judge):
         inputs = self.processor(text=texts, padding=True, padding_side="left", return_tensors="pt", **kw)
         return inputs.to(self.model.device)
 
+    # ------------------------------------------------------------------ prompt length
+    def prompt_limit(self, answer_tokens: int) -> tuple[int | None, str]:
+        """The most prompt tokens accepted when the answer needs `answer_tokens`, and why (for messages).
+
+        ``max_prompt_tokens`` when set; else the model's context minus the room for the answer
+        (max_new_tokens in generate mode, the answer prefix in logprob mode), that room capped at a quarter
+        of the context; None (no check) when the model's config gives no context length.
+        """
+        if self.config.max_prompt_tokens is not None:
+            return self.config.max_prompt_tokens, f"max_prompt_tokens={self.config.max_prompt_tokens}"
+        if not self.context:
+            return None, ""
+        room = min(answer_tokens, self.context // 4)
+        return self.context - room, f"the model's context is {self.context} tokens, {room} kept for the answer"
+
+    def _check_text_lengths(self, requests: list[Request], answer_tokens: int) -> None:
+        """Fail, before any processing, the requests whose text alone is over the limit (cheap: counting
+        stops as soon as the limit is passed, so a megabyte prompt costs a few thousand tokens' work)."""
+        limit, why = self.prompt_limit(answer_tokens)
+        if limit is None:
+            return
+        errors = {}
+        for i, req in enumerate(requests):
+            n = self._count_tokens_upto(req.text, limit)
+            if n > limit:
+                errors[i] = (f"prompt too long: its text alone is more than {limit:,} tokens (counted {n:,} of its "
+                             f"{len(req.text):,} characters, then stopped); at most {limit:,} fit ({why}). "
+                             "Shorten the prompt or set max_prompt_tokens.")
+        if errors:
+            raise ItemErrors(errors)
+
+    def _count_tokens_upto(self, text: str, limit: int) -> int:
+        """The token count of `text`, or a count above `limit` once that is certain (chunks cut at spaces)."""
+        step, total, pos = 4 * (limit + 1), 0, 0
+        while pos < len(text) and total <= limit:
+            end = min(len(text), pos + step)
+            if end < len(text):
+                cut = text.rfind(" ", pos + 1, end)
+                end = cut if cut > pos else end
+            total += len(self.tokenizer.encode(text[pos:end], add_special_tokens=False, verbose=False))
+            pos = end
+        return total
+
+    def _check_encoded(self, inputs, rows_per_request: int, first_suffix: int, answer_tokens: int) -> list[int]:
+        """Exact prompt lengths (text and media tokens) of an encoded left-padded batch, one per request
+        (`rows_per_request` rows each; the first carries `first_suffix` tokens after the prompt); requests
+        over the limit for an answer of `answer_tokens` raise `ItemErrors`."""
+        mask = inputs["attention_mask"]
+        if not bool(mask[:, -1].all()):
+            raise RuntimeError("the processor did not left-pad the batch; positions would be read wrongly")
+        lengths = mask.sum(1).tolist()
+        prompt = [int(lengths[i]) - first_suffix for i in range(0, len(lengths), rows_per_request)]
+        limit, why = self.prompt_limit(answer_tokens)
+        if limit is not None:
+            errors = {i: f"prompt too long: it is {k:,} tokens (text and media); at most {limit:,} fit ({why}). "
+                         "Shorten the prompt, use fewer frames or pixels, or set max_prompt_tokens."
+                      for i, k in enumerate(prompt) if k > limit}
+            if errors:
+                raise ItemErrors(errors)
+        return prompt
+
     # ------------------------------------------------------------------ primitives
     def _generate(self, requests: list[Request], max_new_tokens: int) -> list[str]:
         import torch
 
+        if self._dot_ids is None:
+            self._prepare_tokens()
+        self._check_text_lengths(requests, max_new_tokens)
         inputs = self.encode(requests)
+        prompt = self._check_encoded(inputs, 1, 0, max_new_tokens)
+        if self.context:  # never generate past the model's context
+            max_new_tokens = max(1, min(max_new_tokens, self.context - max(prompt)))
         with torch.inference_mode():
             out = self.model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
         new = out[:, inputs["input_ids"].shape[1]:]
@@ -93,37 +186,47 @@ class HFJudge(Judge):
     def _choice_probs(self, requests: list[Request], choices: Choices) -> list[dict[str, float]]:
         import torch
 
+        if self._dot_ids is None:
+            self._prepare_tokens()
         key = (choices.prefix, tuple(choices.options.items()), choices.numeric)
         if key not in self._tries:
             self._tries[key] = self._build_trie(choices)
         trie = self._tries[key]
         rows = trie.rows
+        keep = max(len(r) for r in rows) + 1
+        self._check_text_lengths(requests, keep)
         batch = [r for r in requests for _ in rows]
         suffixes = [self.tokenizer.decode(row, skip_special_tokens=False, clean_up_tokenization_spaces=False)
                     for _ in requests for row in rows]
         inputs = self.encode(batch, suffixes)
+        self._check_encoded(inputs, len(rows), len(rows[0]), keep)
         ids = inputs["input_ids"]
-        keep = max(len(r) for r in rows) + 1
-        for j, row in enumerate(rows):  # the prefix must survive decode -> re-encode inside the full prompt
-            if row and ids[j, -len(row):].tolist() != row:
+        for b in range(ids.shape[0]):  # each row must end with its answer tokens (decode -> re-encode intact)
+            row = rows[b % len(rows)]
+            if row and ids[b, -len(row):].tolist() != row:
                 raise RuntimeError(f"the tokenizer does not reproduce the answer prefix {choices.prefix!r} "
                                    "token for token; logprob mode cannot be used with this model")
         with torch.inference_mode():
             logits = self.model(**inputs, logits_to_keep=keep).logits.float()
         logp = torch.log_softmax(logits, dim=-1)
+        cont = {label: self._continuation_ids(chars) for label, chars in trie.ends.items()}
         out = []
         for i in range(len(requests)):
             dists = {}
             for prefix, (j, depth) in trie.where.items():
                 pos = keep - len(rows[j]) - 1 + depth  # index among the kept (last `keep`) positions
                 dists[prefix] = logp[i * len(rows) + j, pos]
-            out.append(trie.label_probs(dists, self._digit_ids))
+            out.append(trie.label_probs(dists, cont))
         return out
+
+    def _continuation_ids(self, chars: str) -> list[int]:
+        """Token ids that, right after a numeral, make it longer: digits, and the decimal point if "." in chars."""
+        return self._digit_ids + (self._dot_ids if "." in chars else [])
 
     def _build_trie(self, choices: Choices) -> _Trie:
         seqs = {label: self.tokenizer.encode(choices.prefix + text, add_special_tokens=False)
                 for label, text in choices.options.items()}
-        return _Trie.build(seqs, numeric=choices.numeric)
+        return _Trie.build(seqs, choices)
 
 
 # ---------------------------------------------------------------------- the option trie
@@ -131,44 +234,47 @@ class HFJudge(Judge):
 class _Trie:
     """Token paths of the answer options, and the rows that expose every distribution they need.
 
-    P(option) is proportional to the product of its tokens' probabilities (phrases are cut where they
-    become unique; the rest of a phrase follows). A number that is also the start of a longer one ("1" vs
-    "10") is further multiplied by P(no digit follows). The result is normalised over the options: the
-    probability of each option given that the answer is one of them.
+    P(option) is proportional to the product of its tokens' probabilities. Phrases are cut where they
+    become unique (the rest of a phrase follows). Numerals are read at every token after their shared
+    prefix: P("3.7") = P(3) P(. | 3) P(7 | 3.), and a numeral that is the start of a longer option ("3" of
+    "3.7", "1" of "10") is further multiplied by P(no continuing token follows): no digit, and no decimal
+    point where an option continues with one. The result is normalised over the options: the probability
+    of each option given that the answer is one of them.
+
+    A row is the prompt + the tokens of one deepest prefix at which a distribution is needed; one forward
+    pass over the rows gives every distribution along them. Rows per prompt: phrases 1 ("Image "), 1-5 1,
+    1-10 1, 0-100 9; with one decimal, 1-5 needs 5 ("1." .. "5."); with two, 41 ("1.0" .. "4.9", "5.0").
     """
 
     paths: dict[str, list[int]]
-    ends: set[str]  # options whose number may continue into another option
+    ends: dict[str, str]  # numerals another option extends -> the characters that would continue them
     rows: list[list[int]] = field(default_factory=list)
     where: dict[tuple[int, ...], tuple[int, int]] = field(default_factory=dict)  # prefix -> (row, depth)
 
     @classmethod
-    def build(cls, seqs: dict[str, list[int]], numeric: bool) -> _Trie:
-        if not numeric:  # a phrase is decided as soon as its tokens stop being shared
+    def build(cls, seqs: dict[str, list[int]], choices: Choices) -> _Trie:
+        if choices.numeric:
+            ends = {k: choices.continuation(k) for k in choices.ends()}
+            as_tuples = [tuple(s) for s in seqs.values()]
+            shared = len(_common_prefix(as_tuples))
+            needed = {s[:k] for s in as_tuples for k in range(shared, len(s))}
+            needed |= {tuple(seqs[k]) for k in ends}
+        else:  # a phrase is decided as soon as its tokens stop being shared
             seqs = {k: _unique_prefix(k, s, seqs) for k, s in seqs.items()}
-        as_tuples = {k: tuple(s) for k, s in seqs.items()}
-        ends = {k for k, s in as_tuples.items() if any(o != s and o[:len(s)] == s for o in as_tuples.values())}
+            ends = {}
+            needed = {tuple(s[:k]) for s in seqs.values() for k in range(len(s))}
+            needed = {p for p in needed if _fanout(p, seqs.values()) > 1}
         trie = cls(seqs, ends)
-        branching = [p for p in trie._prefixes() if trie._fanout(p) > 1]
-        deepest = [p for p in branching if not any(q != p and q[:len(p)] == p for q in branching)]
+        deepest = [p for p in needed if not any(len(q) > len(p) and q[:len(p)] == p for q in needed)]
         for row in sorted(deepest) or [()]:
             trie.rows.append(list(row))
             for depth in range(len(row) + 1):
                 trie.where.setdefault(row[:depth], (len(trie.rows) - 1, depth))
         return trie
 
-    def _prefixes(self) -> set[tuple[int, ...]]:
-        out = {tuple(s[:k]) for s in self.paths.values() for k in range(len(s))}
-        return out | {tuple(self.paths[k]) for k in self.ends}
-
-    def _fanout(self, prefix: tuple[int, ...]) -> int:
-        n = len(prefix)
-        nxt = {tuple(s)[n] for s in self.paths.values() if len(s) > n and tuple(s[:n]) == prefix}
-        ends_here = any(tuple(self.paths[k]) == prefix for k in self.ends)
-        return len(nxt) + ends_here
-
-    def label_probs(self, logp: dict[tuple[int, ...], Any], digit_ids: list[int]) -> dict[str, float]:
-        """Option probabilities from log-distributions at the prefixes in `where`."""
+    def label_probs(self, logp: dict[tuple[int, ...], Any], continuing: dict[str, list[int]]) -> dict[str, float]:
+        """Option probabilities from log-distributions at the prefixes in `where`; `continuing[label]`: the
+        token ids that would make numeral `label` longer."""
         import math
 
         scores = {}
@@ -179,13 +285,26 @@ class _Trie:
                 if d is not None:  # prefixes off every row have a single continuation: factor 1
                     total += float(d[tok])
             if label in self.ends:
-                p_digit = float(logp[tuple(path)][digit_ids].exp().sum())
-                total += math.log(max(1e-12, 1.0 - p_digit))
+                p_more = float(logp[tuple(path)][continuing[label]].exp().sum())
+                total += math.log(max(1e-12, 1.0 - p_more))
             scores[label] = total
         top = max(scores.values())
         weights = {k: math.exp(v - top) for k, v in scores.items()}
         z = sum(weights.values())
         return {k: w / z for k, w in weights.items()}
+
+
+def _common_prefix(seqs: list[tuple[int, ...]]) -> tuple[int, ...]:
+    first = min(seqs, key=len)
+    for k in range(len(first)):
+        if any(s[k] != first[k] for s in seqs):
+            return first[:k]
+    return first
+
+
+def _fanout(prefix: tuple[int, ...], seqs) -> int:
+    n = len(prefix)
+    return len({s[n] for s in seqs if len(s) > n and tuple(s[:n]) == prefix})
 
 
 def _unique_prefix(label: str, seq: list[int], seqs: dict[str, list[int]]) -> list[int]:

@@ -5,12 +5,16 @@ Design choices a user will notice:
   text, as the released checkpoints were trained. JPEG quality 95 by default (``image_format="PNG"`` for
   lossless).
 - Greedy decoding: ``temperature=0`` is sent explicitly (upstream's client leaves it to the server).
-- Requests run concurrently, at most `concurrency` in flight; 429 and 5xx answers, timeouts and dropped
-  connections are retried with exponential back-off (`max_retries`); other errors fail the item, with the
-  server's message.
+- Requests run concurrently, at most `concurrency` in flight; 408, 409, 429 and 5xx answers, timeouts and
+  dropped connections are retried with exponential back-off (`max_retries`); any other 4xx (a prompt
+  longer than the model's context, a malformed request) is never retried: it fails that item alone, and
+  the item's `error` carries the status and the server's own message.
 - Logprob mode asks for ``top_logprobs`` after an assistant prefix (``continue_final_message``, a vLLM and
-  SGLang extension) and walks the answer options token by token, one request per step; probability mass
-  outside the top-k is invisible, so raise `top_logprobs` where the server allows it.
+  SGLang extension) and walks the answer options token by token, one request per step (the branches of a
+  step concurrently): a numeral such as "3.7" is followed through "3", "3." and "3.7", "3" alone counts
+  the mass of tokens that do not continue it (no digit, and no "." on a decimal scale), as in the hf
+  backend. Branches below `MIN_BRANCH` probability are not followed. Probability mass outside the top-k
+  is invisible, so raise `top_logprobs` where the server allows it.
 """
 
 from __future__ import annotations
@@ -25,7 +29,8 @@ from typing import Any
 from unireward.judges.base import Choices, Judge, Request
 
 
-RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
+RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}  # transient; every other 4xx is the request's fault
+MIN_BRANCH = 1e-6  # a walk does not follow a token whose probability (given the prefix so far) is smaller
 
 
 class OpenAIJudge(Judge):
@@ -71,7 +76,7 @@ class OpenAIJudge(Judge):
                     if r.status_code < 400:
                         return r.json()
                     if r.status_code not in RETRY_STATUS or attempt == self.max_retries:
-                        raise RuntimeError(f"server answered {r.status_code}: {r.text[:300]}")
+                        raise RuntimeError(f"server answered {r.status_code}: {_server_message(r)}")
                 except (httpx.TimeoutException, httpx.TransportError) as e:
                     if attempt == self.max_retries:
                         raise RuntimeError(f"no answer from {self.base_url} after {attempt + 1} tries ({e})") from None
@@ -111,7 +116,7 @@ class OpenAIJudge(Judge):
             return data["choices"][0]["message"]["content"] or ""
 
         results = self._gather(lambda c, s: [one(c, s, r) for r in requests])
-        return _raise_first(results)
+        return _per_item(results)
 
     def _choice_probs(self, requests: list[Request], choices: Choices) -> list[dict[str, float]]:
         async def one(client, sem, req):
@@ -125,7 +130,7 @@ class OpenAIJudge(Judge):
 
                 return [(t["token"], math.exp(t["logprob"])) for t in content[0]["top_logprobs"]]
 
-            mass = await _walk(top, choices.prefix, dict(choices.options), choices.numeric)
+            mass = await _walk(top, choices.prefix, dict(choices.options), choices)
             z = sum(mass.values())
             if z <= 0:
                 raise ValueError(f"no answer option among the top {self.top_logprobs} tokens after "
@@ -133,46 +138,72 @@ class OpenAIJudge(Judge):
             return {k: v / z for k, v in mass.items()}
 
         results = self._gather(lambda c, s: [one(c, s, r) for r in requests])
-        return _raise_first(results)
+        return _per_item(results)
 
 
-def _raise_first(results: list[Any]) -> list[Any]:
-    # The base class retries a failed batch item by item, so the failing item gets its own error message.
+def _per_item(results: list[Any]) -> list[Any]:
+    """Results with a failed request's exception in its place: that item alone fails, with the server's
+    message, and nothing is sent again (an interrupt or cancellation still propagates)."""
     for r in results:
-        if isinstance(r, BaseException):
+        if isinstance(r, BaseException) and not isinstance(r, Exception):
             raise r
     return results
 
 
-def _compatible(token: str, rest: str, numeric: bool) -> str | None:
-    """The remainder of an option after `token`, or None when the token leaves the option."""
+def _server_message(r) -> str:
+    """The error message of a server's answer: OpenAI/vLLM ``{"error": {"message"}}`` or ``{"message"}``,
+    FastAPI ``{"detail"}``, else the body's start."""
+    try:
+        body = r.json()
+    except ValueError:
+        return r.text[:1000]
+    if isinstance(body, dict):
+        err = body.get("error")
+        message = err.get("message") if isinstance(err, dict) else err
+        message = message or body.get("message") or body.get("detail")
+        if message:
+            return str(message)[:1000]
+    return r.text[:1000]
+
+
+def _compatible(token: str, rest: str, continuation: str | None) -> str | None:
+    """The remainder of an option after `token`, or None when the token leaves the option.
+
+    continuation: for a numeral, the characters that would make it a longer number (see
+    `Choices.continuation`); None for a phrase, which may be followed by anything.
+    """
     if token and rest.startswith(token):
         return rest[len(token):]
     if token.startswith(rest) and (token != rest or not rest):
         after = token[len(rest):]
-        if not numeric or not after[:1].isdigit():
+        if continuation is None or not after or after[0] not in continuation:
             return ""
     return None
 
 
-async def _walk(top, prefix: str, remaining: dict[str, str], numeric: bool, depth: int = 0) -> dict[str, float]:
+async def _walk(top, prefix: str, remaining: dict[str, str], choices: Choices, depth: int = 0) -> dict[str, float]:
     """Unnormalised probability of each option (the product of its tokens' probabilities), token by token."""
     if depth > 32:
         raise ValueError("answer options are too long to read token by token")
+    numeric = choices.numeric
     done = [k for k, rest in remaining.items() if rest == ""]
     if len(remaining) == 1 and (done or not numeric):
         return {next(iter(remaining)): 1.0}
     mass: dict[str, float] = {}
     branches: dict[str, tuple[float, dict[str, str]]] = {}
     for token, p in await top(prefix):
-        nxt = {k: r for k, rest in remaining.items() if (r := _compatible(token, rest, numeric)) is not None}
+        nxt = {k: r for k, rest in remaining.items()
+               if (r := _compatible(token, rest, choices.continuation(k) if numeric else None)) is not None}
         if len(nxt) == 1 and (not numeric or next(iter(nxt.values())) == ""):
             k = next(iter(nxt))
             mass[k] = mass.get(k, 0.0) + p
-        elif nxt:
+        elif nxt and p >= MIN_BRANCH:
             q, _ = branches.get(token, (0.0, nxt))
             branches[token] = (q + p, nxt)
-    for token, (p, nxt) in branches.items():
-        for k, q in (await _walk(top, prefix + token, nxt, numeric, depth + 1)).items():
+    tokens = list(branches)
+    below = await asyncio.gather(*(_walk(top, prefix + t, branches[t][1], choices, depth + 1) for t in tokens))
+    for token, sub in zip(tokens, below):
+        p = branches[token][0]
+        for k, q in sub.items():
             mass[k] = mass.get(k, 0.0) + p * q
     return mass
