@@ -45,8 +45,13 @@ def test_local_folder_with_family_metadata(tiny_models, tmp_path):
     assert ur.load_judge(str(folder)).family == "2.0"
     assert ur.load_judge(tiny_models["llava_onevision"]).family == "v1-llava"  # the architecture's default
     assert ur.load_judge(tiny_models["qwen3_vl"]).family == "2.0"
-    with pytest.raises(ValueError, match="unknown mode 'fast'; valid modes: generate, logprob"):
+    with pytest.raises(ValueError, match="unknown mode 'fast'; valid: generate, logprob"):
         ur.load_judge(str(folder), mode="fast")
+    (folder / "templates.yaml").write_text("base: v1\nimage_generation:\n  pair:\n    text: 'Judge: [{prompt}]'\n")
+    (folder / "unireward.json").write_text(json.dumps({"family": "templates.yaml"}))  # shipped with the judge
+    judge = ur.load_judge(str(folder))
+    assert judge.family == str(folder / "templates.yaml")
+    assert judge.template("image_generation", "pair").render("a fox") == "Judge: [a fox]"
 
 
 def test_import_is_cheap():

@@ -22,6 +22,7 @@ from typing import Any
 
 from unireward.judges.base import Judge
 from unireward.judges.config import JudgeConfig, split_options
+from unireward.templates.files import is_template_file
 
 
 @dataclass(frozen=True)
@@ -64,8 +65,7 @@ def load_judge(spec: str | Path, config: JudgeConfig | None = None, **options: A
         return OpenAIJudge(base_url=base_url, model=model, config=_with_family(cfg, preset and preset.family),
                            **backend)
     if Path(spec).is_dir():
-        meta = Path(spec) / "unireward.json"
-        family = json.loads(meta.read_text()).get("family") if meta.is_file() else None
+        family = _folder_family(Path(spec))
         return _hf(spec, _with_family(cfg, family), backend)
     preset = get_preset(spec)
     if preset is not None:
@@ -75,6 +75,16 @@ def load_judge(spec: str | Path, config: JudgeConfig | None = None, **options: A
     names = ", ".join(p.name for p in list_presets())
     raise ValueError(f"unknown judge {spec!r}: not a folder, a hub id (org/name), openai://HOST:PORT/MODEL, "
                      f"or a preset. Presets: {names}")
+
+
+def _folder_family(folder: Path) -> str | None:
+    """The family a trained judge records in its `unireward.json`; a template file named there is read
+    relative to the folder, so a judge can ship the exact prompts it was trained on."""
+    meta = folder / "unireward.json"
+    family = json.loads(meta.read_text()).get("family") if meta.is_file() else None
+    if family and is_template_file(family) and not Path(family).is_absolute():
+        family = str(folder / family)
+    return family
 
 
 def _with_family(cfg: JudgeConfig, family: str | None) -> JudgeConfig:
