@@ -79,6 +79,8 @@ CASES = [
      "messages[1].role", "multi-turn"),
     ("prefix-without-flag", {"messages": user() + [{"role": "assistant", "content": "Image"}]}, 400,
      "messages[1].role", "continue_final_message"),
+    ("no-generation-prompt", {"messages": user(), "add_generation_prompt": False}, 400, None,
+     "add_generation_prompt=false is only supported with continue_final_message=true"),
     ("wrong-model", {"model": "gpt-4o", "messages": user()}, 404, "model", "not served"),
 ]
 

@@ -107,6 +107,8 @@ class ChatRequest(_Strict):
             raise ValueError("max_tokens and max_completion_tokens differ; send one of them")
         if self.top_logprobs and not self.logprobs:
             raise ValueError("top_logprobs needs logprobs=true")
+        if not self.add_generation_prompt and not self.continue_final_message:
+            raise ValueError("add_generation_prompt=false is only supported with continue_final_message=true")
         if self.stream_options is not None and not self.stream:
             raise ValueError("stream_options needs stream=true")
         return self
