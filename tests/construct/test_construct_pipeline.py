@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+import unireward as ur
 from tests.construct.conftest import image, write_jsonl
 from unireward.construct.outputs import load_pairs
 from unireward.construct.run import construct
@@ -108,8 +109,15 @@ def test_video_generation_rows(tmp_path, judge, t2v_dir):
     prompts = tmp_path / "captions.txt"
     prompts.write_text("a red square moves left\na blue circle moves up\n")
     out = tmp_path / "out"
-    s = construct("video_generation", prompts, f"t2v:{t2v_dir}?steps=2&height=32&width=32&num_frames=4", judge,
-                  out, n=2, strategy="point-only", progress=False)
+    # the built-in video-generation pointwise prompt writes five dimension lines first (no logprob): a user
+    # template file with a score-first prompt makes this logprob judge usable for it
+    family = tmp_path / "score-first.yaml"
+    family.write_text("base: v1\nvideo_generation:\n  point:\n    text: \"Rate the video from {lo} to {hi} after "
+                      "'Final Score:'. Caption: [{prompt}]\"\n    dims: []\n    decimals: 0\n"
+                      "    logprob_prefixes: {'': 'Final Score: '}\n")
+    score_first = ur.load_judge(judge.model_path, mode="logprob", family=str(family), device="cpu", dtype="float32")
+    s = construct("video_generation", prompts, f"t2v:{t2v_dir}?steps=2&height=32&width=32&num_frames=4",
+                  score_first, out, n=2, strategy="point-only", progress=False)
     assert s["kept"] == 2, s
     for r in read(out / "pairs.jsonl"):
         assert set(r) >= {"caption", "chosen", "rejected"} | EVIDENCE
