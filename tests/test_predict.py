@@ -161,3 +161,15 @@ def test_a_raising_batch_is_retried_item_by_item(tmp_path):
     rows = {r["id"]: r for r in read_predictions(tmp_path / "o.jsonl")}
     assert stats.failed == 1 and rows["p1"]["failed"] is True and "p1: RuntimeError: boom" in rows["p1"]["error"]
     assert rows["p0"]["pred"] == rows["p2"]["pred"] == "A"
+
+
+def test_a_mode_the_template_cannot_take_fails_before_judging(tiny_qwen, tmp_path):
+    import unireward as ur
+
+    rec = {"id": "v0", "source": "t", "task": "video_generation", "form": "point", "prompt": "a ball",
+           "candidates": [{"media": [{"video": "v.mp4"}]}]}
+    path = _records(tmp_path, [rec])
+    judge = ur.load_judge(tiny_qwen, mode="logprob")
+    with pytest.raises(PredictionError, match="logprob mode cannot read the v1/video_generation/point template"):
+        predict_file(judge, path, tmp_path / "o.jsonl", progress=False)
+    assert not (tmp_path / "o.jsonl").exists()

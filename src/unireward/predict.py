@@ -15,8 +15,9 @@ Design choices a user will notice:
   ``failed: true`` and judged again on the next resume (its old row is dropped first, so a file holds one
   row per id). An answer that could not be parsed is final: it is the judge's answer, counted as unparsed.
 - Refusals, before any judging: an output file that is not a predictions file (it is never touched),
-  predictions made with another judge, mode or family (every row records them), and duplicate record ids
-  (ids are compared as given: ``7`` and ``"7"`` are the same id, a missing or null id is an error).
+  predictions made with another judge, mode or family (every row records them), duplicate record ids
+  (``7`` and ``"7"`` are the same id; a missing or null id is an invalid record), and a mode the judge
+  cannot use on a template the records need (`Judge.check_mode`: logprob where the answer reasons first).
 - A batch that raises is retried one item at a time, so one bad item cannot take its neighbours down.
 """
 
@@ -115,6 +116,7 @@ def predict(judge: Any, records: Iterable[Record], output: str | Path, *, base: 
     output, base = Path(output), Path(base)
     todo = list(presentations(records, order, seed))
     _refuse_duplicates(todo)
+    _check_modes(judge, todo)
     settings = judge_settings(judge)
     done = open_predictions(output, settings)
     stats = RunStats(skipped_done=sum(p.id in done for p in todo))
@@ -203,6 +205,17 @@ def _failed(p: Presentation, e: Exception) -> dict[str, Any]:
 def _unparsed(row: dict[str, Any]) -> bool:
     value = row.get("pred") if row["form"] == Form.PAIR.value else row.get("score")
     return value is None and not row.get("failed")
+
+
+def _check_modes(judge: Any, todo: list[Presentation]) -> None:
+    """Fail before any judging when the judge's mode cannot read a template the records need (logprob on
+    a template whose answer writes reasoning or dimension lines first), instead of one error per row."""
+    check = getattr(judge, "check_mode", None)
+    for task, form in sorted({(p.record.task, p.record.form) for p in todo}) if check else ():
+        try:
+            check(task, form)
+        except ValueError as e:
+            raise PredictionError(str(e)) from None
 
 
 def _refuse_duplicates(todo: list[Presentation]) -> None:
