@@ -141,7 +141,7 @@ def test_understanding_needs_media_and_text_candidates(tiny_qwen):
     j = judge(tiny_qwen, mode="logprob", num_frames=4)
     x = item("image_understanding", "pair")
     assert "needs the shared image" in j.compare_batch([{**x, "media": None}])[0].error
-    assert "answer texts" in j.compare_batch([{**x, "a": x["media"]}])[0].error
+    assert "answers are texts, got Image" in j.compare_batch([{**x, "a": x["media"]}])[0].error
 
 
 def test_prompt_layout_media_first(tiny_models):
