@@ -26,7 +26,7 @@ import torch
 from PIL import Image
 
 from unireward.judges.hf import HFJudge
-from unireward.testing import build_qwen2_5_vl
+from unireward.tiny_models import build_qwen2_5_vl
 
 
 def timed(fn, repeats: int = 1) -> float:

@@ -25,7 +25,7 @@ from PIL import Image
 from unireward.judges.base import Choices, numeral_options
 from unireward.judges.hf import HFJudge
 from unireward.tasks import Form, Task
-from unireward.testing import build_qwen2_5_vl
+from unireward.tiny_models import build_qwen2_5_vl
 
 
 def main() -> None:

@@ -18,7 +18,7 @@ ARCHS = ("qwen2_5_vl", "qwen2_vl", "qwen3_vl", "llava_onevision")
 @pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory) -> dict[str, str]:
     """Folders of tiny random Qwen2.5-VL, Qwen2-VL and LLaVA-OneVision, loadable like hub checkpoints."""
-    from unireward.testing import build_tiny
+    from unireward.tiny_models import build_tiny
 
     root = tmp_path_factory.mktemp("models")
     return {arch: str(build_tiny(arch, root / arch)) for arch in ARCHS}

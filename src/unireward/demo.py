@@ -76,7 +76,7 @@ def run_demo(output: str | Path = "runs/demo", train: bool = False, judge: str |
     the_judge = ur.load_judge(judge_path, mode=mode, batch_size=16)
     preds = output / "predictions.jsonl"
     preds.unlink(missing_ok=True)
-    predict_file(the_judge, records_path, preds, batch_size=16, progress=progress)
+    predict_file(the_judge, records_path, preds, batch_size=16, progress=progress, check=False)
     times["judge"] = time.time() - t
     t = time.time()
     rows = [json.loads(line) for line in preds.read_text().splitlines()]

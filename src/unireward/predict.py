@@ -16,8 +16,9 @@ Design choices a user will notice:
   row per id). An answer that could not be parsed is final: it is the judge's answer, counted as unparsed.
 - Refusals, before any judging: an output file that is not a predictions file (it is never touched),
   predictions made with another judge, mode or family (every row records them), duplicate record ids
-  (``7`` and ``"7"`` are the same id; a missing or null id is an invalid record), and a mode the judge
-  cannot use on a template the records need (`Judge.check_mode`: logprob where the answer reasons first).
+  (``7`` and ``"7"`` are the same id; a missing or null id is an invalid record), and, in the commands
+  (`check_modes`), a mode the judge cannot use on a template the records need (logprob where the answer
+  reasons first); the library loop judges such items as per-row errors instead.
 - A batch that raises is retried one item at a time, so one bad item cannot take its neighbours down.
 """
 
@@ -116,7 +117,6 @@ def predict(judge: Any, records: Iterable[Record], output: str | Path, *, base: 
     output, base = Path(output), Path(base)
     todo = list(presentations(records, order, seed))
     _refuse_duplicates(todo)
-    _check_modes(judge, todo)
     settings = judge_settings(judge)
     done = open_predictions(output, settings)
     stats = RunStats(skipped_done=sum(p.id in done for p in todo))
@@ -136,8 +136,9 @@ def predict(judge: Any, records: Iterable[Record], output: str | Path, *, base: 
 
 
 def predict_file(judge: Any, input_path: str | Path, output_path: str | Path, *, limit: int | None = None,
-                 batch_size: int | None = None, progress: bool = True) -> dict[str, Any]:
-    """Judge the records of a JSONL file (`unireward judge run`); invalid lines are reported and skipped."""
+                 batch_size: int | None = None, progress: bool = True, check: bool = True) -> dict[str, Any]:
+    """Judge the records of a JSONL file (`unireward judge run`); invalid lines are reported and skipped.
+    With `check`, a mode the needed templates cannot take fails before any judging (`check_modes`)."""
     from tqdm import tqdm
 
     input_path = Path(input_path)
@@ -145,6 +146,8 @@ def predict_file(judge: Any, input_path: str | Path, output_path: str | Path, *,
         raise PredictionError(f"{input_path}: no such records file")
     invalid: list[str] = []
     records = list(islice(read_records(input_path, on_error=lambda e: invalid.append(str(e))), limit))
+    if check:
+        check_modes(judge, records)
     with tqdm(total=len(records), desc=f"judging {input_path.name}", unit="item", disable=not progress) as bar:
         stats = predict(judge, records, output_path, base=input_path.parent, batch_size=batch_size,
                         progress=bar.update)
@@ -207,11 +210,12 @@ def _unparsed(row: dict[str, Any]) -> bool:
     return value is None and not row.get("failed")
 
 
-def _check_modes(judge: Any, todo: list[Presentation]) -> None:
-    """Fail before any judging when the judge's mode cannot read a template the records need (logprob on
-    a template whose answer writes reasoning or dimension lines first), instead of one error per row."""
+def check_modes(judge: Any, records: Iterable[Record]) -> None:
+    """Raise `PredictionError` when the judge's mode cannot read a template the records need (logprob on a
+    template whose answer writes reasoning or dimension lines first). The commands call it to fail before
+    any judging; `predict` itself judges such items as per-row errors, so a library caller's batch goes on."""
     check = getattr(judge, "check_mode", None)
-    for task, form in sorted({(p.record.task, p.record.form) for p in todo}) if check else ():
+    for task, form in sorted({(r.task, r.form) for r in records}) if check else ():
         try:
             check(task, form)
         except ValueError as e:
@@ -334,5 +338,5 @@ def _predictions_path(path: str | Path) -> Path:
 
 
 __all__ = ["FLIP", "ORDERS", "SWAP_SUFFIX", "Presentation", "PredictionError", "RecordError", "RunStats",
-           "judge_settings", "latest_rows", "open_predictions", "predict", "predict_file", "presentations",
-           "read_predictions", "seeded_swap"]
+           "check_modes", "judge_settings", "latest_rows", "open_predictions", "predict", "predict_file",
+           "presentations", "read_predictions", "seeded_swap"]

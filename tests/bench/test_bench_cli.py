@@ -21,7 +21,7 @@ def invoke(*args: str):
 
 @pytest.fixture
 def tiny_model(tiny_qwen):
-    """The session's tiny random Qwen2.5-VL folder (tests/conftest.py, `unireward.testing.build_qwen2_5_vl`)."""
+    """The session's tiny random Qwen2.5-VL folder (tests/conftest.py, `unireward.tiny_models.build_qwen2_5_vl`)."""
     return tiny_qwen
 
 

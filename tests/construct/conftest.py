@@ -24,7 +24,7 @@ def image(seed: int, size: int = 32) -> Image.Image:
 
 @pytest.fixture(scope="session")
 def judge_dir(tmp_path_factory) -> str:
-    from unireward.testing import build_qwen2_5_vl, judge_corpus, qwen_tokenizer
+    from unireward.tiny_models import build_qwen2_5_vl, judge_corpus, qwen_tokenizer
 
     root = tmp_path_factory.mktemp("construct-judge")
     return str(build_qwen2_5_vl(root / "judge", tokenizer=qwen_tokenizer(corpus=judge_corpus(), vocab_size=600)))
@@ -39,7 +39,7 @@ def judge(judge_dir):
 
 @pytest.fixture(scope="session")
 def vlm_dir(tmp_path_factory) -> str:
-    from unireward.testing import build_qwen2_5_vl
+    from unireward.tiny_models import build_qwen2_5_vl
 
     return str(build_qwen2_5_vl(tmp_path_factory.mktemp("construct-vlm") / "vlm", seed=1))
 

@@ -232,7 +232,7 @@ def test_sft_trainer_takes_the_trl_export_and_trains_one_step(builds, tmp_path):
     from transformers import AutoModelForImageTextToText, AutoProcessor
     from trl import SFTConfig, SFTTrainer
 
-    from unireward.testing import build_qwen2_5_vl
+    from unireward.tiny_models import build_qwen2_5_vl
 
     folder, summary = builds["trl"]
     ds = load_trl_dataset(folder)

@@ -47,7 +47,7 @@ def lessons() -> list[tuple[dict, str, str]]:
 @pytest.fixture(scope="session")
 def taught_judge_dir(tmp_path_factory) -> str:
     """A small Qwen2.5-VL (BPE tokenizer over the judge prompts) taught the ANSWERS on `lessons()`."""
-    from unireward.testing import build_qwen2_5_vl, judge_corpus, qwen_tokenizer, teach
+    from unireward.tiny_models import build_qwen2_5_vl, judge_corpus, qwen_tokenizer, teach
 
     root = tmp_path_factory.mktemp("taught")
     base = build_qwen2_5_vl(root / "base",

@@ -24,7 +24,7 @@ LESSONS = [(DECIMAL_A, "point", "Final Score: 3.7"), (DECIMAL_B, "point", "Final
 @pytest.fixture(scope="module")
 def taught(tmp_path_factory) -> str:
     """A tiny Qwen2.5-VL taught to answer LESSONS (two decimal scores on 1-5, one integer on 0-100)."""
-    from unireward.testing import build_qwen2_5_vl, judge_corpus, qwen_tokenizer, teach
+    from unireward.tiny_models import build_qwen2_5_vl, judge_corpus, qwen_tokenizer, teach
 
     root = tmp_path_factory.mktemp("decimals")
     base = build_qwen2_5_vl(root / "base", tokenizer=qwen_tokenizer(corpus=judge_corpus(), vocab_size=600))

@@ -7,6 +7,6 @@ import pytest
 
 @pytest.fixture(scope="session")
 def qwen_dir(tmp_path_factory) -> str:
-    from unireward.testing import build_tiny
+    from unireward.tiny_models import build_tiny
 
     return str(build_tiny("qwen2_5_vl", tmp_path_factory.mktemp("templates-model") / "qwen"))

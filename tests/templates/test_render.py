@@ -56,7 +56,7 @@ def test_render_item_checks_answer_counts():
 
 
 def test_a_forged_turn_stays_text_for_the_real_tokenizer():
-    from unireward.testing import qwen_tokenizer
+    from unireward.tiny_models import qwen_tokenizer
 
     tok = qwen_tokenizer()
     start = tok.convert_tokens_to_ids("<|im_start|>")

@@ -32,7 +32,7 @@ def sft_export(synth_world, tmp_path_factory) -> Path:
 def base_model(tmp_path_factory) -> str:
     """A tiny random Qwen2.5-VL whose BPE tokenizer knows the judge prompts and the synthetic words."""
     from unireward.synth import vocabulary_corpus
-    from unireward.testing import build_qwen2_5_vl, judge_corpus, qwen_tokenizer
+    from unireward.tiny_models import build_qwen2_5_vl, judge_corpus, qwen_tokenizer
 
     tok = qwen_tokenizer(corpus=vocabulary_corpus() + judge_corpus(), vocab_size=600)
     return str(build_qwen2_5_vl(tmp_path_factory.mktemp("base") / "tiny", tokenizer=tok))

@@ -84,7 +84,7 @@ def run(bench: str = typer.Argument(..., help="Benchmark name (see `unireward be
 
     from unireward.bench import pipeline
     from unireward.bench.sources import get_benchmark
-    from unireward.predict import ORDERS
+    from unireward.predict import ORDERS, check_modes
 
     if swap not in ORDERS[1:]:
         _fail(ValueError(f"--swap must be one of {', '.join(ORDERS[1:])}, got {swap!r}"))
@@ -101,6 +101,10 @@ def run(bench: str = typer.Argument(..., help="Benchmark name (see `unireward be
     except (ValueError, FileNotFoundError, ImportError) as e:
         _fail(e)
     judge = load(model, config)
+    try:
+        check_modes(judge, conv.records)
+    except ValueError as e:
+        _fail(e)
     total = len(conv.records) * (2 if swap == "both" else 1)
     with tqdm(total=total, desc=f"{bench} ({model})", unit="pair") as bar:
         try:

@@ -43,21 +43,33 @@ class HFJudge(Judge):
         from transformers import AutoConfig, AutoModelForImageTextToText, AutoProcessor
 
         cfg = (config or JudgeConfig()).merged(**options)  # validates mode, dtype, limits
-        self.model_path = str(model)
-        model_config = AutoConfig.from_pretrained(self.model_path)
-        self.arch = get_arch(model_config.model_type)
-        super().__init__(cfg.merged(family=cfg.family or self.arch.default_family))
-        device, dtype = cfg.device, cfg.dtype
-        self.name = self.model_path
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        load_kw: dict[str, Any] = {"dtype": dtype if dtype == "auto" else getattr(torch, dtype)}
-        if self.device == "auto":
+        path = str(model)
+        device = cfg.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        load_kw: dict[str, Any] = {"dtype": cfg.dtype if cfg.dtype == "auto" else getattr(torch, cfg.dtype)}
+        if device == "auto":
             load_kw["device_map"] = "auto"
-        self.processor = AutoProcessor.from_pretrained(self.model_path, **(processor_kwargs or {}))
-        self.model = AutoModelForImageTextToText.from_pretrained(self.model_path, **load_kw).eval()
-        if self.device != "auto":
-            self.model.to(self.device)
-        self.tokenizer = self.processor.tokenizer
+        get_arch(AutoConfig.from_pretrained(path).model_type)  # an unsupported architecture fails before loading
+        processor = AutoProcessor.from_pretrained(path, **(processor_kwargs or {}))
+        loaded = AutoModelForImageTextToText.from_pretrained(path, **load_kw).eval()
+        if device != "auto":
+            loaded.to(device)
+        self._attach(loaded, processor, cfg, path, device)
+
+    @classmethod
+    def from_model(cls, model: Any, processor: Any, config: JudgeConfig | None = None, **options: Any) -> HFJudge:
+        """A judge over a model and processor already in memory (no copy, no loading), e.g. the model being
+        trained; put the model in eval mode around the calls."""
+        judge = cls.__new__(cls)
+        cfg = (config or JudgeConfig()).merged(**options)
+        judge._attach(model, processor, cfg, getattr(model, "name_or_path", None) or "live-model", str(model.device))
+        return judge
+
+    def _attach(self, model: Any, processor: Any, cfg: JudgeConfig, path: str, device: str) -> None:
+        self.arch = get_arch(model.config.model_type)
+        super().__init__(cfg.merged(family=cfg.family or self.arch.default_family))
+        self.model_path = self.name = path
+        self.model, self.processor, self.tokenizer = model, processor, processor.tokenizer
+        self.device = device
         self._prepare_tokens()
 
     # Set from the tokenizer and the model's config by `_prepare_tokens` (also lazily, for subclasses that

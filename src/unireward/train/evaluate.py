@@ -50,26 +50,9 @@ def spearman(x: Sequence[float], y: Sequence[float]) -> float | None:
     return float(np.corrcoef(rx, ry)[0, 1])
 
 
-class _LiveJudge(HFJudge):
-    """`HFJudge` over a model and processor already in memory (e.g. during training)."""
-
-    def __init__(self, model: Any, processor: Any, family: str, **judge_kwargs: Any):
-        from unireward.judges.arch import get_arch
-        from unireward.judges.base import Judge
-
-        # Mirrors HFJudge.__init__ minus the loading: keep in step with it.
-        Judge.__init__(self, family=family, **judge_kwargs)
-        self.model_path = self.name = getattr(model, "name_or_path", "live-model")
-        self.arch = get_arch(model.config.model_type)
-        self.model, self.processor, self.tokenizer = model, processor, processor.tokenizer
-        self.device = str(model.device)
-        self._tries = {}
-        self._digit_ids = [i for t, i in self.tokenizer.get_vocab().items() if t.isascii() and t.isdigit()]
-
-
 def live_judge(model: Any, processor: Any, family: str, **judge_kwargs: Any) -> HFJudge:
     """A judge that uses `model` as it is now (no copy): put it in eval mode around the calls."""
-    return _LiveJudge(model, processor, family, **judge_kwargs)
+    return HFJudge.from_model(model, processor, family=family, **judge_kwargs)
 
 
 def select_records(path: str | Path, limit: int | None = None) -> list[Record]:

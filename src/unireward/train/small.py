@@ -73,7 +73,7 @@ def small_tokenizer(vocab_size: int = 1024, family: str = FAMILY):
     from tokenizers import AddedToken
 
     from unireward.synth import vocabulary_corpus
-    from unireward.testing import judge_corpus, qwen_tokenizer
+    from unireward.tiny_models import judge_corpus, qwen_tokenizer
 
     tok = qwen_tokenizer(corpus=vocabulary_corpus() + judge_corpus() + CHAT_WORDS * 20, vocab_size=vocab_size)
     tok.add_tokens([AddedToken(p, normalized=False, special=False) for p in template_phrases(family)])
@@ -91,7 +91,7 @@ def build_small_base(path: str | Path, seed: int = 0, tokenizer=None, **arch: An
         Qwen2VLVideoProcessor,
     )
 
-    from unireward.testing import _finish, _qwen_ids, _text_config
+    from unireward.tiny_models import qwen_ids, save_model, text_config
 
     a = {**ARCH, **arch}
     tok = tokenizer or small_tokenizer()
@@ -100,7 +100,7 @@ def build_small_base(path: str | Path, seed: int = 0, tokenizer=None, **arch: An
                   num_heads=a["v_heads"], patch_size=a["patch"], spatial_merge_size=a["merge"], temporal_patch_size=2,
                   out_hidden_size=a["hidden"], window_size=84, fullatt_block_indexes=[a["v_depth"] - 1],
                   tokens_per_second=2)
-    cfg = Qwen2_5_VLConfig(text_config=_text_config(tok, a), vision_config=vision, **_qwen_ids(tok))
+    cfg = Qwen2_5_VLConfig(text_config=text_config(tok, a), vision_config=vision, **qwen_ids(tok))
     model = Qwen2_5_VLForConditionalGeneration(cfg)
     grey = [v / 255 for v in BACKGROUND]
     pix = dict(patch_size=a["patch"], merge_size=a["merge"], temporal_patch_size=2, min_pixels=a["min_pixels"],
@@ -108,7 +108,7 @@ def build_small_base(path: str | Path, seed: int = 0, tokenizer=None, **arch: An
     proc = Qwen2_5_VLProcessor(image_processor=Qwen2VLImageProcessor(**pix),
                                video_processor=Qwen2VLVideoProcessor(**pix), tokenizer=tok,
                                chat_template=tok.chat_template)
-    return _finish(model, proc, tok, Path(path), "small Qwen2.5-VL (synthetic-world judge base)")
+    return save_model(model, proc, tok, Path(path), "small Qwen2.5-VL (synthetic-world judge base)")
 
 
 def build_small_data(work: str | Path, n_train: int = 3000, n_test: int = 100, seed: int = 0,

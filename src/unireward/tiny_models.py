@@ -1,5 +1,8 @@
 """Tiny random models of the real judge architectures, built locally (no hub), for tests and benchmarks.
 
+Public pieces (`qwen_tokenizer`, `text_config`, `qwen_ids`, `save_model`, the `build_*` functions, `teach`)
+are also what `unireward.train.small` builds the CPU-scale judge from; nothing imports private names here.
+
 Each builder writes a folder that loads through exactly the path a released 7B checkpoint takes:
 `AutoProcessor.from_pretrained` + `AutoModelForImageTextToText.from_pretrained`, with the official chat
 template (Qwen2-VL and Qwen2.5-VL share TRL's verbatim copy; LLaVA-OneVision uses the template of the
@@ -89,7 +92,8 @@ def _mrope_section(head_dim: int) -> list[int]:
     return [t, h, half - t - h]
 
 
-def _text_config(tok, s: dict) -> dict:
+def text_config(tok, s: dict) -> dict:
+    """Qwen2 text-model config fields for size `s` (a `SIZES` entry or the same keys) and tokenizer `tok`."""
     ids = {t: tok.convert_tokens_to_ids(t) for t in QWEN_SPECIALS}
     return dict(vocab_size=((len(tok) + 63) // 64) * 64, hidden_size=s["hidden"], intermediate_size=s["ffn"],
                 num_hidden_layers=s["layers"], num_attention_heads=s["heads"], num_key_value_heads=s["kv"],
@@ -99,7 +103,8 @@ def _text_config(tok, s: dict) -> dict:
                 bos_token_id=ids["<|endoftext|>"], eos_token_id=ids["<|im_end|>"], pad_token_id=ids["<|endoftext|>"])
 
 
-def _qwen_ids(tok) -> dict:
+def qwen_ids(tok) -> dict:
+    """The vision special-token ids a Qwen-VL config needs, read from `tok`."""
     ids = {t: tok.convert_tokens_to_ids(t) for t in QWEN_SPECIALS}
     return dict(image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
                 vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"])
@@ -113,7 +118,9 @@ def _qwen_processor(cls, s: dict, tok):
                tokenizer=tok, chat_template=tok.chat_template)
 
 
-def _finish(model, proc, tok, path: Path, seed_note: str) -> Path:
+def save_model(model, proc, tok, path: Path, seed_note: str) -> Path:
+    """Save model and processor to `path` the way a hub checkpoint is laid out (generation config with the
+    chat end tokens, a README saying what it is), so `from_pretrained` loads it like a released one."""
     model.generation_config.eos_token_id = [tok.convert_tokens_to_ids("<|im_end|>"),
                                             tok.convert_tokens_to_ids("<|endoftext|>")]
     model.generation_config.pad_token_id = tok.convert_tokens_to_ids("<|endoftext|>")
@@ -121,7 +128,7 @@ def _finish(model, proc, tok, path: Path, seed_note: str) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(path)
     proc.save_pretrained(path)
-    (path / "README.md").write_text(f"Tiny random {seed_note} built by unireward.testing; for tests only.\n")
+    (path / "README.md").write_text(f"Tiny random {seed_note} built by unireward.tiny_models; for tests only.\n")
     return path
 
 
@@ -137,14 +144,14 @@ def build_qwen2_5_vl(path: str | Path, size: str = "tiny", tokenizer=None, seed:
     s, tok = SIZES[size], tokenizer or qwen_tokenizer()
     torch.manual_seed(seed)
     cfg = Qwen2_5_VLConfig(
-        text_config=_text_config(tok, s),
+        text_config=text_config(tok, s),
         vision_config=dict(depth=s["v_depth"], hidden_size=s["v_hidden"], intermediate_size=2 * s["v_hidden"],
                            num_heads=s["v_heads"], patch_size=14, spatial_merge_size=2, temporal_patch_size=2,
                            out_hidden_size=s["hidden"], window_size=56, fullatt_block_indexes=[s["v_depth"] - 1],
                            tokens_per_second=2),
-        **_qwen_ids(tok))
+        **qwen_ids(tok))
     model = Qwen2_5_VLForConditionalGeneration(cfg)
-    return _finish(model, _qwen_processor(Qwen2_5_VLProcessor, s, tok), tok, Path(path), f"Qwen2.5-VL ({size})")
+    return save_model(model, _qwen_processor(Qwen2_5_VLProcessor, s, tok), tok, Path(path), f"Qwen2.5-VL ({size})")
 
 
 def build_qwen2_vl(path: str | Path, size: str = "tiny", tokenizer=None, seed: int = 0) -> Path:
@@ -159,12 +166,12 @@ def build_qwen2_vl(path: str | Path, size: str = "tiny", tokenizer=None, seed: i
     s, tok = SIZES[size], tokenizer or qwen_tokenizer()
     torch.manual_seed(seed)
     cfg = Qwen2VLConfig(
-        text_config=_text_config(tok, s),
+        text_config=text_config(tok, s),
         vision_config=dict(depth=s["v_depth"], embed_dim=s["v_hidden"], hidden_size=s["hidden"], mlp_ratio=2,
                            num_heads=s["v_heads"], patch_size=14, spatial_merge_size=2, temporal_patch_size=2),
-        **_qwen_ids(tok))
+        **qwen_ids(tok))
     model = Qwen2VLForConditionalGeneration(cfg)
-    return _finish(model, _qwen_processor(Qwen2VLProcessor, s, tok), tok, Path(path), f"Qwen2-VL ({size})")
+    return save_model(model, _qwen_processor(Qwen2VLProcessor, s, tok), tok, Path(path), f"Qwen2-VL ({size})")
 
 
 def build_llava_onevision(path: str | Path, size: str = "tiny", tokenizer=None, seed: int = 0) -> Path:
@@ -186,7 +193,7 @@ def build_llava_onevision(path: str | Path, size: str = "tiny", tokenizer=None, 
     tok.chat_template = LLAVA_ONEVISION_CHAT_TEMPLATE
     side, patch = (32, 8) if size == "tiny" else (64, 8)
     pinpoints = [[side, side], [side, 2 * side], [2 * side, side], [2 * side, 2 * side]]
-    text = _text_config(tok, s)
+    text = text_config(tok, s)
     text.pop("rope_parameters")
     torch.manual_seed(seed)
     cfg = LlavaOnevisionConfig(
@@ -204,7 +211,7 @@ def build_llava_onevision(path: str | Path, size: str = "tiny", tokenizer=None, 
         video_processor=LlavaOnevisionVideoProcessor(size={"height": side, "width": side}),
         tokenizer=tok, num_image_tokens=(side // patch) ** 2, vision_feature_select_strategy="full",
         chat_template=LLAVA_ONEVISION_CHAT_TEMPLATE)
-    return _finish(model, proc, tok, Path(path), f"LLaVA-OneVision ({size})")
+    return save_model(model, proc, tok, Path(path), f"LLaVA-OneVision ({size})")
 
 
 def build_qwen3_vl(path: str | Path, size: str = "tiny", tokenizer=None, seed: int = 0) -> Path:
@@ -221,7 +228,7 @@ def build_qwen3_vl(path: str | Path, size: str = "tiny", tokenizer=None, seed: i
 
     s, tok = SIZES[size], tokenizer or qwen_tokenizer(chat_template=qwen3_vl_chat_template)
     tok.chat_template = qwen3_vl_chat_template
-    text = _text_config(tok, s)
+    text = text_config(tok, s)
     head_dim = s["hidden"] // s["heads"]
     rope = {"rope_type": "default", "rope_theta": 5e6, "mrope_section": _mrope_section(head_dim),
             "mrope_interleaved": True}
@@ -232,13 +239,13 @@ def build_qwen3_vl(path: str | Path, size: str = "tiny", tokenizer=None, seed: i
         vision_config=dict(depth=s["v_depth"], hidden_size=s["v_hidden"], intermediate_size=2 * s["v_hidden"],
                            num_heads=s["v_heads"], patch_size=16, spatial_merge_size=2, temporal_patch_size=2,
                            out_hidden_size=s["hidden"], num_position_embeddings=64, deepstack_visual_indexes=[0]),
-        **_qwen_ids(tok))
+        **qwen_ids(tok))
     model = Qwen3VLForConditionalGeneration(cfg)
     pixels = dict(min_pixels=64 * 64, max_pixels=128 * 128)  # Qwen3-VL patches are 16 px, merged 2x2: 32 px cells
     proc = Qwen3VLProcessor(image_processor=Qwen2VLImageProcessor(patch_size=16, **pixels),
                             video_processor=Qwen3VLVideoProcessor(patch_size=16, **pixels),
                             tokenizer=tok, chat_template=qwen3_vl_chat_template)
-    return _finish(model, proc, tok, Path(path), f"Qwen3-VL ({size})")
+    return save_model(model, proc, tok, Path(path), f"Qwen3-VL ({size})")
 
 
 BUILDERS = {"qwen2_5_vl": build_qwen2_5_vl, "qwen3_vl": build_qwen3_vl, "qwen2_vl": build_qwen2_vl,
