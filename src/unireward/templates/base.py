@@ -117,6 +117,21 @@ def render_item(template: Template, prompt: str, answers: Sequence[str] = ()) ->
     return template.render(prompt, answer=answers[0] if answers else None)
 
 
+# The think-qwen3vl checkpoints' strict-format instruction block, shared by the understanding and video
+# tasks; only the names of the two candidates differ ("Answer", "Video").
+STRICT_THINK_INSTRUCTIONS = (
+    "Instructions (follow them strictly):\n"
+    "1. Write all reasoning, analysis, explanations and scores strictly inside <think> and </think> tags.\n"
+    "2. Start the <think> block directly with the first evaluation dimension: no introduction, notes or "
+    "explanations before the first numbered dimension.\n"
+    "3. After </think>, give the final judgment strictly inside <answer> and </answer> tags, containing only "
+    "one of:\n"
+    "- {item} 1 is better\n"
+    "- {item} 2 is better\n"
+    "4. Write nothing outside <think> and <answer>: no extra explanations, notes or prefaces.\n\n"
+)
+
+
 def alias(template: Template, family: str) -> Template:
     """The same template registered under another family (e.g. 2.0 reuses v1 for understanding)."""
     return replace(template, family=family)

@@ -21,7 +21,7 @@ Layouts, following the training prompts of each checkpoint family (upstream.md s
 """
 
 from unireward.tasks import Form, Task
-from unireward.templates.base import Template, alias
+from unireward.templates.base import STRICT_THINK_INSTRUCTIONS, Template, alias
 
 
 T, PAIR, POINT = Task.IMAGE_UNDERSTANDING, Form.PAIR, Form.POINT
@@ -130,16 +130,8 @@ _QWEN3VL_TEXT = (
     "You are an objective, precise judge of image-based question answering. You are given a question, a "
     "reference image and two candidate answers. Analyse the two answers carefully and decide which one is "
     "better.\n\n"
-    "Instructions (follow them strictly):\n"
-    "1. Write all reasoning, analysis, explanations and scores strictly inside <think> and </think> tags.\n"
-    "2. Start the <think> block directly with the first evaluation dimension: no introduction, notes or "
-    "explanations before the first numbered dimension.\n"
-    "3. After </think>, give the final judgment strictly inside <answer> and </answer> tags, containing only "
-    "one of:\n"
-    "- Answer 1 is better\n"
-    "- Answer 2 is better\n"
-    "4. Write nothing outside <think> and <answer>: no extra explanations, notes or prefaces.\n\n"
-    "Evaluation procedure:\n"
+    + STRICT_THINK_INSTRUCTIONS.format(item="Answer")
+    + "Evaluation procedure:\n"
     "1. The question is: 「{prompt}」. The reference image is provided. The two candidate answers are:\n"
     "Answer 1: 「{answer_a}」\n"
     "Answer 2: 「{answer_b}」\n\n"

@@ -18,7 +18,7 @@ Layouts, following the training prompts of each checkpoint family (upstream.md s
 """
 
 from unireward.tasks import Form, Task
-from unireward.templates.base import Template, alias
+from unireward.templates.base import STRICT_THINK_INSTRUCTIONS, Template, alias
 
 
 T, PAIR, POINT = Task.VIDEO_GENERATION, Form.PAIR, Form.POINT
@@ -153,16 +153,8 @@ _QWEN3VL_TEXT = (
     "and a sequence of consecutive frames taken from two videos generated from it. The first half of the "
     "frames belongs to Video 1, the second half to Video 2. Analyse the two videos carefully and decide "
     "which one is better.\n\n"
-    "Instructions (follow them strictly):\n"
-    "1. Write all reasoning, analysis, explanations and scores strictly inside <think> and </think> tags.\n"
-    "2. Start the <think> block directly with the first evaluation dimension: no introduction, notes or "
-    "explanations before the first numbered dimension.\n"
-    "3. After </think>, give the final judgment strictly inside <answer> and </answer> tags, containing only "
-    "one of:\n"
-    "- Video 1 is better\n"
-    "- Video 2 is better\n"
-    "4. Write nothing outside <think> and <answer>: no extra explanations, notes or prefaces.\n\n"
-    "Evaluation procedure:\n\n"
+    + STRICT_THINK_INSTRUCTIONS.format(item="Video")
+    + "Evaluation procedure:\n\n"
     "1. The caption the videos were generated from is: 「{prompt}」. The frames show two candidate videos:\n"
     "- First half: Video 1\n"
     "- Second half: Video 2\n\n"

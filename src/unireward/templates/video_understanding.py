@@ -18,7 +18,7 @@ Layouts, following the training prompts of each checkpoint family (upstream.md s
 """
 
 from unireward.tasks import Form, Task
-from unireward.templates.base import Template, alias
+from unireward.templates.base import STRICT_THINK_INSTRUCTIONS, Template, alias
 from unireward.templates.image_understanding import critic_factors
 
 
@@ -98,16 +98,8 @@ _THINK_TEXT = (
 _QWEN3VL_TEXT = (
     "You are an objective, precise judge of video understanding. You are given a question, a reference video "
     "and two candidate answers. Analyse them carefully and decide which answer is better.\n\n"
-    "Instructions (follow them strictly):\n"
-    "1. Write all reasoning, analysis, explanations and scores strictly inside <think> and </think> tags.\n"
-    "2. Start the <think> block directly with the first evaluation dimension: no introduction, notes or "
-    "explanations before the first numbered dimension.\n"
-    "3. After </think>, give the final judgment strictly inside <answer> and </answer> tags, containing only "
-    "one of:\n"
-    "- Answer 1 is better\n"
-    "- Answer 2 is better\n"
-    "4. Write nothing outside <think> and <answer>: no extra explanations, notes or prefaces.\n\n"
-    "Evaluation procedure:\n\n"
+    + STRICT_THINK_INSTRUCTIONS.format(item="Answer")
+    + "Evaluation procedure:\n\n"
     "1. Evaluate two answers to the following question about the reference video: 「{prompt}」. The answers "
     "are:\n"
     "- Answer 1: {answer_a}\n"
