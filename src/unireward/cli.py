@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import typer
 
+from unireward.align.cli import app as align_app
 from unireward.bench.cli import app as bench_app
 from unireward.construct.cli import construct
 from unireward.data.cli import app as data_app
@@ -26,6 +27,7 @@ app.add_typer(data_app, name="data", help="Convert public preference sources, mi
 app.add_typer(bench_app, name="bench", help="Run judges on reward benchmarks and score predictions.")
 app.add_typer(synth_app, name="synth", help="The synthetic four-task world with exact labels.")
 app.add_typer(train_app, name="train", help="Train a judge on exported conversations (TRL).")
+app.add_typer(align_app, name="align", help="Align generators with DPO on constructed preference pairs.")
 app.add_typer(templates_app, name="templates", help="Show the exact prompts; export and load template files.")
 app.command("construct", help="Build DPO preference pairs from a generator's samples with a judge.")(construct)
 app.command("models")(models)
