@@ -71,8 +71,12 @@ class JudgeSFTConfig(SFTConfig):
     eval_judge_batch_size: int = field(default=8, metadata={"help": "Batch size of the judge evaluation."})
 
     def __post_init__(self):
-        if self.eval_judge_mode not in ("logprob", "generate"):
-            raise ValueError(f"eval_judge_mode must be 'logprob' or 'generate', got {self.eval_judge_mode!r}")
+        from unireward.judges.config import JudgeConfig
+
+        try:  # the judge options are checked in one place
+            JudgeConfig(mode=self.eval_judge_mode, batch_size=self.eval_judge_batch_size)
+        except ValueError as e:
+            raise ValueError(f"eval_judge_mode/eval_judge_batch_size: {e}") from None
         if self.tasks is not None:
             from unireward.tasks import Task
 
