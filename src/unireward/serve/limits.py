@@ -5,7 +5,9 @@ Design choices a user will notice:
   20 MB body, 64 images per request (two 16-frame videos fit twice), 16.8 M declared pixels per image
   (4096x4096; checked from the image header BEFORE decoding, so a decompression bomb costs nothing),
   4096 new tokens, n <= 8, 1000 top log-probabilities (a judge reads answer options from them), a
-  120 s per-request timeout and at most 64 requests waiting for the model.
+  120 s per-request timeout and at most 64 requests waiting for the model. The reward server adds 256
+  judgments per request, 16 candidates per group, 64 frames and 64 MB per video; its batching queue is
+  bounded separately, in judgments (`unireward.serve.batcher.BatchConfig.max_pending`).
 - The body limit is checked on ``Content-Length`` and again while reading (chunked uploads), before any
   JSON parsing or authentication-independent work: an oversized body answers 413 and is never buffered
   past the limit.
@@ -39,6 +41,11 @@ class Limits:
     max_queue: int = 64  # requests waiting for the model; more answer 429
     max_context: int | None = None  # tokens; None: the model config's max_position_embeddings
     fetch_timeout: float = 10.0  # seconds for one image URL
+    # reward server (`unireward serve`) only
+    max_items: int = 256  # judgments asked for in one request (pairs, candidates, or a group's pairs)
+    max_group: int = 16  # candidates in one group (G); a group of G costs G(G-1)/2 pairs, twice with both orders
+    max_frames: int = 64  # frames in one video (a frame list, or a video file's declared frame count)
+    max_video_bytes: int = 64 * MB  # one encoded video file (inline)
 
     def __post_init__(self) -> None:
         for name, value in self.__dict__.items():

@@ -176,10 +176,9 @@ def create_app(model: Any, served_name: str | None = None, *, limits: Limits | N
                **judge_kwargs: Any) -> Any:
     """The FastAPI app serving `model` (a model folder / hub id, or an already loaded `HFJudge`)."""
     from fastapi import FastAPI
-    from fastapi.responses import Response, StreamingResponse
 
     from unireward.judges.hf import HFJudge
-    from unireward.serve.engine import ClientGone, Engine, Sampling
+    from unireward.serve.engine import Engine
     from unireward.serve.errors import install_handlers
     from unireward.serve.limits import BodyLimit
     from unireward.serve.security import ApiKeyAuth
@@ -197,6 +196,17 @@ def create_app(model: Any, served_name: str | None = None, *, limits: Limits | N
     @app.get("/health")
     async def health() -> dict:
         return {"status": "ok", "waiting": engine.waiting, **engine.stats}
+
+    add_openai_routes(app, judge, name, limits, policy, engine)
+    return app
+
+
+def add_openai_routes(app: Any, judge: Any, name: str, limits: Limits, policy: UrlPolicy, engine: Any) -> None:
+    """Register ``GET /v1/models`` and ``POST /v1/chat/completions`` for `judge` on `app` (also used by the
+    reward server, so vLLM/SGLang clients and the `openai` backend work against it unchanged)."""
+    from fastapi.responses import Response, StreamingResponse
+
+    from unireward.serve.engine import ClientGone, Sampling
 
     @app.get("/v1/models")
     async def models() -> dict:
@@ -230,8 +240,6 @@ def create_app(model: Any, served_name: str | None = None, *, limits: Limits | N
             usage = bool(body.stream_options and body.stream_options.include_usage)
             return StreamingResponse(_events(answer, usage), media_type="text/event-stream")
         return answer
-
-    return app
 
 
 async def _request(p: Plan, limits: Limits, policy: UrlPolicy, budget: int | None, deadline: float) -> Any:
