@@ -8,6 +8,14 @@
   the preset's family;
 - any other hub id ``org/name``: `hf` backend with the architecture's default family.
 A bare name that is none of these raises an error listing the presets.
+
+Presets are data (``presets.toml``), of three kinds: ``vlm`` (a generative VLM judge on the `hf` backend, our
+prompt families), ``scorer`` (a reward model that gives numbers: the baseline zoo, `unireward.judges.zoo`),
+and ``vlm`` entries stored in the original LLaVA-NeXT layout (``layout = "llava_next"``: UnifiedReward-7b,
+-7b-v1.5, LLaVA-Critic), which are converted to transformers' LLaVA-OneVision layout on first load and cached
+(`unireward.judges.llava_next`). Every preset lists its tasks, forms, licence and size for `unireward models`.
+Backend keyword arguments of the zoo: ``source=`` (a local folder for the entry's weights) and
+``trust_remote_code=`` (entries that run their authors' code).
 """
 
 from __future__ import annotations
@@ -15,7 +23,7 @@ from __future__ import annotations
 import json
 import os
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -25,13 +33,42 @@ from unireward.judges.config import JudgeConfig, split_options
 from unireward.templates.files import is_template_file
 
 
+ALL_TASKS = ("image_generation", "image_understanding", "video_generation", "video_understanding")
+KINDS = ("vlm", "scorer")
+
+
 @dataclass(frozen=True)
 class Preset:
+    """One named judge. ``vlm`` presets use `arch`/`family`; ``scorer`` presets use `backend`, its `options`
+    and the score rule (`scale`, `normalize`, `aggregate`, `temperature`, `tie_margin`)."""
+
     name: str
     hub_id: str
-    arch: str
-    family: str
+    kind: str = "vlm"
+    arch: str = ""
+    family: str = ""
     note: str = ""
+    tasks: tuple[str, ...] = ALL_TASKS
+    forms: tuple[str, ...] = ("pair", "point")
+    license: str = ""
+    size: str = ""
+    layout: str = "hf"
+    remote_code: bool = False
+    backend: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
+    scale: tuple[float, float] = (0.0, 1.0)
+    normalize: str = "linear"
+    aggregate: str = "first"
+    temperature: float = 1.0
+    tie_margin: float = 0.0
+    published: dict[str, str] = field(default_factory=dict)
+    tested: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"preset {self.name}: unknown kind {self.kind!r}; valid: {', '.join(KINDS)}")
+        for name in ("tasks", "forms", "scale"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
 
 
 @cache
@@ -69,12 +106,28 @@ def load_judge(spec: str | Path, config: JudgeConfig | None = None, **options: A
         return _hf(spec, _with_family(cfg, family), backend)
     preset = get_preset(spec)
     if preset is not None:
-        return _hf(preset.hub_id, _with_family(cfg, preset.family), backend)
+        return _from_preset(preset, cfg, backend)
     if "/" in spec:
         return _hf(spec, cfg, backend)
     names = ", ".join(p.name for p in list_presets())
     raise ValueError(f"unknown judge {spec!r}: not a folder, a hub id (org/name), openai://HOST:PORT/MODEL, "
                      f"or a preset. Presets: {names}")
+
+
+def _from_preset(preset: Preset, cfg: JudgeConfig, backend: dict[str, Any]) -> Judge:
+    """A preset's judge: the zoo factory for scorers; the hf backend for VLMs (converted first when the
+    checkpoint is in the LLaVA-NeXT layout)."""
+    if preset.kind == "scorer":
+        from unireward.judges.zoo import load_scorer
+
+        return load_scorer(preset, cfg, **backend)
+    source = backend.pop("source", None)
+    path = source or preset.hub_id
+    if preset.layout == "llava_next":
+        from unireward.judges.llava_next import converted_checkpoint
+
+        path = str(converted_checkpoint(path))
+    return _hf(path, _with_family(cfg, preset.family), backend)
 
 
 def _folder_family(folder: Path) -> str | None:

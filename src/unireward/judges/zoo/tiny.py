@@ -1,0 +1,139 @@
+"""Tiny random models in the real layouts of the zoo's entries, written where ``load_judge(name, source=...)``
+reads them: the tests load them through exactly the code a released checkpoint takes.
+
+- `build_clip`: a transformers `CLIPModel` + `CLIPProcessor` (CLIPScore, PickScore); with ``aesthetic=True``
+  also the aesthetic MLP file.
+- `build_open_clip`: an open_clip model folder (``open_clip_config.json`` + weights; HPSv2, HPSv2.1).
+- `build_blip_reward`: transformers BLIP + the ImageReward head (ImageReward).
+- `build_qwen_reward`: Qwen2-VL + a reward head on special tokens (HPSv3 ``hpsv3``, VideoReward ``videoalign``).
+Tokenizers are minimal (byte-level CLIP BPE with no merges; a small BERT word-piece vocabulary).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from unireward.judges.zoo.clip import OPENAI_MEAN, OPENAI_STD
+
+
+def clip_tokenizer(folder: Path):
+    """A CLIP BPE tokenizer with the byte alphabet and no merges (each character is a token)."""
+    from tokenizers import pre_tokenizers
+    from transformers import CLIPTokenizer
+
+    chars = sorted(pre_tokenizers.ByteLevel.alphabet())
+    vocab = {t: i for i, t in enumerate(chars + [c + "</w>" for c in chars] + ["<|startoftext|>", "<|endoftext|>"])}
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "vocab.json").write_text(json.dumps(vocab))
+    (folder / "merges.txt").write_text("#version: 0.2\n")
+    return CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"), pad_token="<|endoftext|>")
+
+
+def build_clip(path: str | Path, seed: int = 0, image_size: int = 32, aesthetic: bool = False) -> Path:
+    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor
+
+    path = Path(path)
+    tok = clip_tokenizer(path / "_tok")
+    torch.manual_seed(seed)
+    cfg = CLIPConfig(
+        text_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                         vocab_size=len(tok), max_position_embeddings=77, bos_token_id=len(tok) - 2,
+                         eos_token_id=len(tok) - 1, pad_token_id=len(tok) - 1),
+        vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                           image_size=image_size, patch_size=8),
+        projection_dim=16)
+    model = CLIPModel(cfg).eval()
+    images = CLIPImageProcessor(size={"shortest_edge": image_size}, crop_size={"height": image_size,
+                                "width": image_size}, image_mean=list(OPENAI_MEAN), image_std=list(OPENAI_STD))
+    model.save_pretrained(path)
+    CLIPProcessor(image_processor=images, tokenizer=tok).save_pretrained(path)
+    if aesthetic:
+        from unireward.judges.zoo.clip import Aesthetic, aesthetic_mlp
+
+        torch.save(_randomized(aesthetic_mlp(16), seed).state_dict(), path / Aesthetic.mlp_file)
+    return path
+
+
+def _randomized(module: torch.nn.Module, seed: int) -> torch.nn.Module:
+    torch.manual_seed(seed + 1)
+    for p in module.parameters():
+        torch.nn.init.normal_(p, std=0.5)
+    return module
+
+
+def build_open_clip(path: str | Path, seed: int = 0) -> Path:
+    import open_clip
+
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    model_cfg = {"embed_dim": 16, "vision_cfg": {"image_size": 32, "layers": 2, "width": 32, "patch_size": 8,
+                                                 "head_width": 16},
+                 "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 2}}
+    preprocess = {"mean": list(OPENAI_MEAN), "std": list(OPENAI_STD), "interpolation": "bicubic",
+                  "resize_mode": "shortest"}
+    (path / "open_clip_config.json").write_text(json.dumps({"model_cfg": model_cfg, "preprocess_cfg": preprocess}))
+    torch.manual_seed(seed)
+    model = open_clip.CLIP(**model_cfg)
+    torch.save(model.state_dict(), path / "open_clip_pytorch_model.bin")
+    return path
+
+
+BERT_WORDS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "red", "fox", "blue", "cat", "dog", "in", "the",
+              "snow", "on", "table", "photo", "of", "car", "green"] + list("bcdefghijklmnopqrstuvwxyz")
+
+
+def build_blip_reward(path: str | Path, seed: int = 0) -> Path:
+    from safetensors.torch import save_file
+    from transformers import BertTokenizer, BlipConfig, BlipForImageTextRetrieval
+
+    from unireward.judges.zoo.heads import MLPHead
+
+    path = Path(path)
+    (path / "model").mkdir(parents=True, exist_ok=True)
+    (path / "vocab.txt").write_text("\n".join(BERT_WORDS) + "\n")
+    tok = BertTokenizer(str(path / "vocab.txt"))
+    tok.add_special_tokens({"bos_token": "[DEC]", "additional_special_tokens": ["[ENC]"]})
+    torch.manual_seed(seed)
+    cfg = BlipConfig(vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                        num_attention_heads=2, image_size=32, patch_size=8),
+                     text_config=dict(vocab_size=len(tok), hidden_size=32, encoder_hidden_size=32,
+                                      num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+                                      max_position_embeddings=64),
+                     projection_dim=16)
+    BlipForImageTextRetrieval(cfg).eval().save_pretrained(path / "model")
+    tok.save_pretrained(path / "model")
+    save_file(_randomized(MLPHead(32), seed).state_dict(), path / "head.safetensors")
+    (path / "unireward_scorer.json").write_text(json.dumps({"mean": 0.16717362830052426,
+                                                            "std": 1.0333394966054072, "image_size": 32}))
+    return path
+
+
+QWEN_HEADS = {
+    "hpsv3": dict(special_tokens=["<|Reward|>"], head="ranknet", output_dim=2, dims=["mu", "sigma"], read="first"),
+    "videoalign": dict(special_tokens=["<|VQ_reward|>", "<|MQ_reward|>", "<|TA_reward|>"], head="linear",
+                       output_dim=3, dims=["VQ", "MQ", "TA"], read="diagonal",
+                       norm={"VQ": [0.5, 2.0], "MQ": [-0.25, 1.5], "TA": [0.0, 1.0]}),
+}
+
+
+def build_qwen_reward(path: str | Path, kind: str = "hpsv3", seed: int = 0) -> Path:
+    """A tiny Qwen2-VL with the reward tokens in its tokenizer and a random reward head, in our layout."""
+    from safetensors.torch import save_file
+    from transformers import AutoProcessor, Qwen2VLForConditionalGeneration
+
+    from unireward.judges.zoo.heads import reward_head
+    from unireward.tiny_models import build_qwen2_vl, qwen_tokenizer
+
+    meta = QWEN_HEADS[kind]
+    tok = qwen_tokenizer()
+    tok.add_special_tokens({"additional_special_tokens": meta["special_tokens"]}, replace_extra_special_tokens=False)
+    path = build_qwen2_vl(Path(path), tokenizer=tok, seed=seed)
+    model = Qwen2VLForConditionalGeneration.from_pretrained(path)
+    assert len(AutoProcessor.from_pretrained(path).tokenizer) <= model.config.get_text_config().vocab_size
+    head = _randomized(reward_head(meta["head"], model.config.get_text_config().hidden_size, meta["output_dim"]), seed)
+    save_file({k: v.contiguous() for k, v in head.state_dict().items()}, path / "reward_head.safetensors")
+    (path / "unireward_scorer.json").write_text(json.dumps(meta))
+    return path
