@@ -15,6 +15,7 @@ from unireward.data.cli import app as data_app
 from unireward.demo import demo
 from unireward.judges.cli import app as judge_app
 from unireward.judges.cli import models
+from unireward.serve.cli import serve
 from unireward.synth.cli import app as synth_app
 from unireward.templates.cli import app as templates_app
 from unireward.train.cli import app as train_app
@@ -32,6 +33,7 @@ app.add_typer(templates_app, name="templates", help="Show the exact prompts; exp
 app.command("construct", help="Build DPO preference pairs from a generator's samples with a judge.")(construct)
 app.command("models")(models)
 app.command("demo")(demo)
+app.command("serve")(serve)
 
 
 def main() -> None:
