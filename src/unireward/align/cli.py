@@ -8,3 +8,4 @@ import typer
 app = typer.Typer(no_args_is_help=True)
 # each trainer module registers its command here with one line: app.command("NAME")(function)
 app.command("vlm")(__import__("unireward.align.vlm", fromlist=["vlm"]).vlm)
+app.command("diffusion")(__import__("unireward.align.diffusion", fromlist=["diffusion"]).diffusion)
