@@ -31,7 +31,6 @@ BACKENDS = {
     "aesthetic": "unireward.judges.zoo.clip:Aesthetic",
     "blip_reward": "unireward.judges.zoo.blip:BlipReward",
     "qwen2vl_head": "unireward.judges.zoo.qwen_head:QwenRewardHead",
-    "idefics2_head": "unireward.judges.zoo.videoscore:Idefics2Regression",
     "ixc_reward": "unireward.judges.zoo.remote:IXCReward",
 }
 
