@@ -337,7 +337,7 @@ class DiffusionDPORun:
         return perm[start:start + self.config.per_device_batch_size]
 
     # ---- media
-    def _params(self, media: str | bytes, where: str):
+    def _params(self, media: Any, where: str):
         from unireward.align.diffusion_data import media_pixels
 
         if self.cache is not None:

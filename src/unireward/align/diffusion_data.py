@@ -13,8 +13,9 @@ Design choices a user will notice:
   counted, as upstream's training script filters ties. Any other label is an error.
 - Every row is checked before training starts (fields, labels, and for file rows that each media file exists
   and decodes); the error lists the bad rows by line/row number and id. ``skip_bad_rows`` drops them
-  instead and reports them in the summary. Rows holding bytes (parquet, hub) are decoded when first used;
-  a bad one stops training with an error that names the row.
+  instead and reports them in the summary. Image bytes of parquet/hub rows are read when first used (so
+  Pick-a-Pic is never held in memory); a bad one stops training with an error that names the row (with
+  ``cache_latents`` every image is read before the first step).
 - Images are resized so they cover the training size, then centre-cropped (no random crop or flip, so a
   cached latent is the latent). Videos are read as ``num_frames`` frames sampled uniformly (the judge's and
   construct's rule), each frame treated like an image.
@@ -52,8 +53,8 @@ class PairRow:
 
     where: str  # "pairs.jsonl line 4 (id 'p3')" — how errors name the row
     caption: str
-    chosen: str | bytes
-    rejected: str | bytes
+    chosen: Media
+    rejected: Media
 
 
 @dataclass
@@ -91,7 +92,25 @@ def _read_jsonl(path: Path) -> tuple[list[tuple[str, dict[str, Any] | None, str 
     return out, path.parent
 
 
+@dataclass(frozen=True)
+class TableMedia:
+    """An image held as bytes in row `index`, column `column` of a `datasets` table, read when used."""
+
+    table: Any = field(repr=False, compare=False)
+    index: int = 0
+    column: str = ""
+
+    def read(self) -> bytes:
+        value = self.table[self.index][self.column]
+        if isinstance(value, dict):  # an undecoded datasets Image: {"bytes": ..., "path": ...}
+            value = value.get("bytes") or (Path(value["path"]).read_bytes() if value.get("path") else None)
+        if not isinstance(value, (bytes, bytearray)) or not value:
+            raise PairDataError(f"row {self.index}: {self.column} holds no image bytes")
+        return bytes(value)
+
+
 def _read_table(data: str, split: str) -> list[tuple[str, dict[str, Any] | None, str | None]]:
+    """Rows of parquet files or a hub dataset; captions and labels now, image bytes lazily (Pick-a-Pic is large)."""
     import datasets
 
     path = Path(data)
@@ -103,8 +122,16 @@ def _read_table(data: str, split: str) -> list[tuple[str, dict[str, Any] | None,
     else:
         ds = datasets.load_dataset(data, split=split)
     origin = path.name or data
-    cols = [c for c in (*IMAGE_COLUMNS, *VIDEO_COLUMNS, "id", "ranking_id") if c in ds.column_names]
-    return [(_row_name(origin, i, raw, "row"), raw, None) for i, raw in enumerate(ds.select_columns(cols))]
+    for col in ("jpg_0", "jpg_1"):
+        if col in ds.features and isinstance(ds.features[col], datasets.Image):
+            ds = ds.cast_column(col, datasets.Image(decode=False))
+    media = {c: ds.select_columns([c]) for c in ("jpg_0", "jpg_1", "chosen", "rejected") if c in ds.column_names}
+    cols = [c for c in ("caption", "label_0", "id", "ranking_id") if c in ds.column_names]
+    out = []
+    for i, raw in enumerate(ds.select_columns(cols)):
+        raw.update({c: TableMedia(t, i, c) for c, t in media.items()})
+        out.append((_row_name(origin, i, raw, "row"), raw, None))
+    return out
 
 
 def _raw_rows(data: str | Path, split: str):
@@ -119,6 +146,9 @@ def _raw_rows(data: str | Path, split: str):
                             f"or a datasets hub id)")
 
 
+Media = str | bytes | TableMedia  # a file path, encoded bytes, or bytes in a table row
+
+
 # ---------------------------------------------------------------------- validation
 def _label(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value not in (0, 0.5, 1):
@@ -127,8 +157,10 @@ def _label(value: Any) -> float:
     return float(value)
 
 
-def _media(raw: dict[str, Any], key: str, base: Path | None) -> str | bytes:
+def _media(raw: dict[str, Any], key: str, base: Path | None) -> Media:
     value = raw.get(key)
+    if isinstance(value, TableMedia):
+        return value
     if isinstance(value, dict):  # datasets Image feature undecoded: {"bytes":..., "path":...}
         value = value.get("bytes") or value.get("path")
     if isinstance(value, (bytes, bytearray)):
@@ -145,7 +177,7 @@ def _media(raw: dict[str, Any], key: str, base: Path | None) -> str | bytes:
     return str(path)
 
 
-def _check_decodes(row: PairRow, kind: str, decode: Callable[[str | bytes, str], Any]) -> None:
+def _check_decodes(row: PairRow, kind: str, decode: Callable[[Media, str], Any]) -> None:
     for name, media in (("chosen", row.chosen), ("rejected", row.rejected)):
         if isinstance(media, str):
             decode(media, f"{row.where}: {name} {kind}")
@@ -199,9 +231,11 @@ def load_pair_source(data: str | Path, split: str = "train", skip_bad_rows: bool
 
 
 # ---------------------------------------------------------------------- pixels
-def _open_image(media: str | bytes, name: str):
+def _open_image(media: Media, name: str):
     from PIL import Image, UnidentifiedImageError
 
+    if isinstance(media, TableMedia):
+        media = media.read()
     try:
         img = Image.open(io.BytesIO(media) if isinstance(media, bytes) else media)
         img.load()
@@ -210,10 +244,10 @@ def _open_image(media: str | bytes, name: str):
         raise PairDataError(f"{name} cannot be read as an image: {e}") from None
 
 
-def _open_video(media: str | bytes, name: str, num_frames: int = 1):
+def _open_video(media: Media, name: str, num_frames: int = 1):
     from unireward.media import MediaError, load_video
 
-    if isinstance(media, bytes):
+    if not isinstance(media, str):
         raise PairDataError(f"{name}: videos must be file paths")
     try:
         return load_video(media, num_frames, name=name)
@@ -221,8 +255,8 @@ def _open_video(media: str | bytes, name: str, num_frames: int = 1):
         raise PairDataError(f"{name} cannot be read as a video: {e}") from None
 
 
-def load_pixels_checker(kind: str) -> Callable[[str | bytes, str], Any]:
-    def check(media: str | bytes, name: str) -> None:
+def load_pixels_checker(kind: str) -> Callable[[Media, str], Any]:
+    def check(media: Media, name: str) -> None:
         try:
             _open_image(media, name) if kind == "image" else _open_video(media, name)
         except PairDataError as e:
@@ -242,7 +276,7 @@ def fit(img, height: int, width: int) -> np.ndarray:
     return a.transpose(2, 0, 1) / 127.5 - 1.0
 
 
-def media_pixels(media: str | bytes, name: str, kind: str, size: tuple[int, int], num_frames: int) -> torch.Tensor:
+def media_pixels(media: Media, name: str, kind: str, size: tuple[int, int], num_frames: int) -> torch.Tensor:
     """(3, H, W) for an image, (F, 3, H, W) for a video, in [-1, 1]."""
     h, w = size
     if kind == "image":
@@ -253,14 +287,16 @@ def media_pixels(media: str | bytes, name: str, kind: str, size: tuple[int, int]
     return torch.from_numpy(np.stack([fit(f.convert("RGB"), h, w) for f in frames]))
 
 
-def media_size(media: str | bytes, kind: str, name: str) -> tuple[int, int]:
+def media_size(media: Media, kind: str, name: str) -> tuple[int, int]:
     """(height, width) of an image or of a video's frames."""
     img = _open_image(media, name) if kind == "image" else _open_video(media, name)[0]
     return img.height, img.width
 
 
 # ---------------------------------------------------------------------- latent cache
-def media_key(media: str | bytes) -> str:
+def media_key(media: Media) -> str:
+    if isinstance(media, TableMedia):
+        media = media.read()
     data = media if isinstance(media, bytes) else Path(media).read_bytes()
     return hashlib.sha256(data).hexdigest()[:32]
 
@@ -272,9 +308,9 @@ class LatentCache:
         self.folder = folder
         self.signature = hashlib.sha256(signature.encode()).hexdigest()[:12]
         folder.mkdir(parents=True, exist_ok=True)
-        self._keys: dict[str | bytes, str] = {}
+        self._keys: dict[str, str] = {}
 
-    def path(self, media: str | bytes) -> Path:
+    def path(self, media: Media) -> Path:
         key = self._keys.get(media) if isinstance(media, str) else None
         if key is None:
             key = media_key(media)
@@ -282,11 +318,11 @@ class LatentCache:
                 self._keys[media] = key
         return self.folder / f"{key}-{self.signature}.pt"
 
-    def get(self, media: str | bytes) -> torch.Tensor | None:
+    def get(self, media: Media) -> torch.Tensor | None:
         p = self.path(media)
         return torch.load(p, weights_only=True) if p.is_file() else None
 
-    def put(self, media: str | bytes, params: torch.Tensor) -> None:
+    def put(self, media: Media, params: torch.Tensor) -> None:
         p = self.path(media)
         tmp = p.with_name(f".{p.name}.tmp")
         torch.save(params.cpu().contiguous(), tmp)
