@@ -14,7 +14,7 @@ from unireward.construct.cli import construct
 from unireward.data.cli import app as data_app
 from unireward.demo import demo
 from unireward.judges.cli import app as judge_app
-from unireward.judges.cli import models
+from unireward.judges.cli import convert, models
 from unireward.serve.cli import serve
 from unireward.synth.cli import app as synth_app
 from unireward.templates.cli import app as templates_app
@@ -32,6 +32,7 @@ app.add_typer(align_app, name="align", help="Align generators with DPO on constr
 app.add_typer(templates_app, name="templates", help="Show the exact prompts; export and load template files.")
 app.command("construct", help="Build DPO preference pairs from a generator's samples with a judge.")(construct)
 app.command("models")(models)
+app.command("convert", help="Convert a LLaVA-NeXT-layout checkpoint to transformers' LLaVA-OneVision layout.")(convert)
 app.command("demo")(demo)
 app.command("serve")(serve)
 

@@ -1,4 +1,5 @@
-"""`unireward judge compare|score|run` and `unireward models`."""
+"""`unireward judge compare|score|run`, `unireward models` (every preset: the UnifiedReward checkpoints and the
+baseline zoo, with tasks, forms, licence and size) and `unireward convert` (LLaVA-NeXT -> LLaVA-OneVision)."""
 
 from __future__ import annotations
 
@@ -90,11 +91,48 @@ def run(input: Annotated[Path, typer.Option("--input", "-i", help="Unified recor
         raise typer.Exit(2) from None
 
 
-def models() -> None:
-    """List the preset judges (the released UnifiedReward checkpoints)."""
+def models(kind: Annotated[Optional[str], typer.Option(help="Only this kind: vlm or scorer.")] = None,
+           task: Annotated[Optional[str], typer.Option(help="Only judges of this task.")] = None,
+           as_json: Annotated[bool, typer.Option("--json", help="One JSON object per preset.")] = False) -> None:
+    """List the preset judges: the UnifiedReward checkpoints and the baseline zoo, with tasks, forms, licence
+    and size (a table; --json for everything, published numbers included)."""
+    from dataclasses import asdict
+
     from unireward.judges.registry import list_presets
 
-    for p in list_presets():
-        typer.echo(f"{p.name:32s} {p.hub_id:44s} {p.arch:16s} {p.family}")
+    rows = [p for p in list_presets() if (kind is None or p.kind == kind) and (task is None or task in p.tasks)]
+    if as_json:
+        for p in rows:
+            typer.echo(json.dumps(asdict(p), ensure_ascii=False))
+        return
+    abbrev = {"image_generation": "img-gen", "image_understanding": "img-und", "video_generation": "vid-gen",
+              "video_understanding": "vid-und"}
+    typer.echo(f"{'name':30s} {'kind':6s} {'tasks':32s} {'forms':10s} {'size':6s} {'license':14s} hub id")
+    for p in rows:
+        tasks = ",".join(abbrev[t] for t in p.tasks)
+        kind_ = p.kind + ("*" if p.remote_code else "")
+        typer.echo(f"{p.name:30s} {kind_:6s} {tasks:32s} {','.join(p.forms):10s} {p.size or '?':6s} "
+                   f"{(p.license or '?')[:14]:14s} {p.hub_id}")
         if p.note:
-            typer.echo(f"{'':32s} note: {p.note}")
+            typer.echo(f"{'':30s} note: {p.note}")
+    typer.echo("* runs its authors' remote code: load with trust_remote_code=True (UNIREWARD_TRUST_REMOTE_CODE=1)")
+
+
+def convert(source: Annotated[str, typer.Argument(help="A LLaVA-NeXT-layout checkpoint: hub id, preset or folder.")],
+            output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Where to write the converted "
+                                                           "folder (default: the cache load_judge uses).")] = None
+            ) -> None:
+    """Convert a LLaVA-NeXT-layout checkpoint (UnifiedReward-7b, -7b-v1.5, LLaVA-Critic) to transformers'
+    LLaVA-OneVision layout; `load_judge` does this by itself on first use of those presets."""
+    from unireward.judges.llava_next import convert as _convert
+    from unireward.judges.llava_next import converted_checkpoint
+    from unireward.judges.registry import get_preset
+
+    preset = get_preset(source)
+    repo = preset.hub_id if preset else source
+    try:
+        out = _convert(repo, output) if output else converted_checkpoint(repo)
+    except (ValueError, OSError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(json.dumps({"source": repo, "output": str(out)}))
