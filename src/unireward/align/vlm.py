@@ -35,116 +35,54 @@ from typing import Annotated, Any, Optional
 import typer
 
 
-ALIGN_FILE = "unireward_align.json"
-LOG_FILE = "log.jsonl"
-
-
 def align_vlm(data: str | Path, model: str | Path, output: str | Path, config: Any = None, resume: bool = False,
               callbacks: list | None = None) -> dict[str, Any]:
     """DPO-train `model` on the preference pairs in `data`; save the aligned model to `output`; a summary.
 
     `config` is a `VLMDPOConfig` (default: `load_vlm_config()`, the paper's settings); its ``output_dir``
-    becomes `output`. `resume` continues from the last checkpoint in `output`.
+    becomes `output`. `resume` continues from the last checkpoint in `output`. `callbacks` are
+    `transformers.TrainerCallback`s added to the trainer.
     """
-    from transformers import AutoProcessor
-    from trl import DPOTrainer
+    from unireward.align.vlm_trainer import has_checkpoint, save_aligned, settings, vlm_trainer
 
-    from unireward.align.vlm_config import load_vlm_config
-    from unireward.align.vlm_data import load_preference_data
-    from unireward.train.trainer import freeze_vision_tower, lora_config
-
-    config = config or load_vlm_config()
     output = Path(output)
-    config.output_dir = str(output)
-    if resume and not _has_checkpoint(output):
+    if resume and not has_checkpoint(output):
         raise FileNotFoundError(f"--resume: no checkpoint-* folder in {output} to resume from")
-    dataset = load_preference_data(data)
-    processor = AutoProcessor.from_pretrained(str(model))
-    trainer = DPOTrainer(model=str(model), args=config, train_dataset=dataset, processing_class=processor,
-                         data_collator=make_collator(processor, model, config),
-                         peft_config=lora_config(config) if config.use_peft else None,
-                         callbacks=[json_log_callback(output / LOG_FILE), *(callbacks or [])])
-    if config.freeze_vision_tower and not config.use_peft:
-        freeze_vision_tower(trainer.model)
+    trainer = vlm_trainer(data, model, output, config, callbacks)
     start = time.time()
     result = trainer.train(resume_from_checkpoint=True if resume else None)
     seconds = time.time() - start
     meta = {"trainer": "unireward align vlm", "base_model": str(model), "data": str(data),
-            "steps": trainer.state.global_step, "settings": _settings(config)}
-    save_aligned(trainer, output, config, meta)
+            "steps": trainer.state.global_step, "settings": settings(trainer.args)}
+    save_aligned(trainer, output, meta)
+    dataset = trainer.train_dataset
     return {"output": str(output), "steps": trainer.state.global_step, "train_loss": result.training_loss,
             "train_seconds": round(seconds, 1), "rows": len(dataset),
             "videos": "videos" in dataset.column_names and any(dataset["videos"])}
 
 
-def make_collator(processor: Any, model: str | Path, config: Any):
-    """The images + videos collator with the config's media settings and the architecture's system turn."""
-    from transformers import AutoConfig
-
-    from unireward.align.collate import PreferenceCollator
-    from unireward.judges.arch import get_arch
-
-    arch = get_arch(AutoConfig.from_pretrained(str(model)).model_type)
-    return PreferenceCollator(processor=processor, max_length=config.max_length, num_frames=config.num_frames,
-                              max_pixels=config.max_pixels, video_as=config.video_as,
-                              system_prompt=arch.system_prompt if config.add_system_prompt else None)
-
-
-def _settings(config: Any) -> dict[str, Any]:
-    keys = ("beta", "loss_type", "learning_rate", "lr_scheduler_type", "warmup_steps", "num_train_epochs",
-            "max_steps", "per_device_train_batch_size", "gradient_accumulation_steps", "num_frames", "max_pixels",
-            "video_as", "add_system_prompt", "freeze_vision_tower", "use_peft", "lora_r", "seed")
-    return {k: getattr(config, k) for k in keys}
-
-
-def _has_checkpoint(output: Path) -> bool:
-    from transformers.trainer_utils import get_last_checkpoint
-
-    return output.is_dir() and get_last_checkpoint(str(output)) is not None
-
-
-def json_log_callback(path: Path):
-    """A callback appending every log record (step, epoch, loss, rewards/…, learning rate) to a JSONL file."""
-    from transformers import TrainerCallback
-
-    class JsonLog(TrainerCallback):
-        def on_log(self, args, state, control, logs=None, **kwargs):
-            if state.is_world_process_zero and logs:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                with open(path, "a", encoding="utf-8") as f:
-                    f.write(json.dumps({"step": state.global_step, "epoch": state.epoch, **logs}) + "\n")
-
-    return JsonLog()
-
-
-def save_aligned(trainer: Any, output: Path, config: Any, meta: dict[str, Any]) -> None:
-    """Weights (LoRA merged from the saved adapter), processor and ``unireward_align.json`` in `output`.
-
-    Call on every process: `Trainer.save_model` gathers ZeRO-3 shards. The LoRA merge reloads the base model
-    on the main process and applies the saved adapter, so it works under ZeRO-3 too (it needs the base
-    model's size in CPU memory).
-    """
-    if config.use_peft and config.merge_lora:
-        trainer.save_model(str(output / "adapter"))
-        if trainer.is_world_process_zero():
-            merge_adapter(meta["base_model"], output / "adapter", output)
-    else:
-        trainer.save_model(str(output))
-    if trainer.is_world_process_zero():
-        trainer.processing_class.save_pretrained(output)
-        (output / ALIGN_FILE).write_text(json.dumps(meta, indent=2, default=str) + "\n")
-
-
-def merge_adapter(base_model: str | Path, adapter: Path, output: Path) -> None:
-    """Base model + LoRA adapter → one merged model saved in `output` (loads without peft)."""
-    from peft import PeftModel
-    from transformers import AutoModelForImageTextToText
-
-    base = AutoModelForImageTextToText.from_pretrained(str(base_model), dtype="auto")
-    PeftModel.from_pretrained(base, str(adapter)).merge_and_unload().save_pretrained(output)
-
-
 # ---------------------------------------------------------------------- command line
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` strings as config fields, values read as YAML; a YAML boolean given to a field that is not
+    a boolean keeps its text (``save_strategy=no`` stays "no")."""
+    import yaml
+
+    from unireward.align.vlm_config import VLMDPOConfig
+
+    fields = VLMDPOConfig.__dataclass_fields__
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise typer.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--set")
+        parsed = yaml.safe_load(value)
+        if isinstance(parsed, bool) and key in fields and "bool" not in str(fields[key].type):
+            parsed = value
+        out[key] = parsed
+    return out
+
+
 def vlm(
     data: Annotated[str, typer.Option(help="Pairs: a `unireward construct` folder, or a TRL preference dataset "
                                            "(hub id, folder, .jsonl/.parquet file).")],
@@ -156,7 +94,6 @@ def vlm(
 ) -> None:
     """DPO of a VLM on preference pairs (TRL, images and videos); the output loads as construct's vlm: generator."""
     from unireward.align.vlm_config import load_vlm_config
-    from unireward.train.cli import parse_overrides
 
     cfg = load_vlm_config(config, parse_overrides(set_ or []), output_dir=str(output))
     summary = align_vlm(data, model, output, cfg, resume=resume)
