@@ -147,6 +147,15 @@ def test_paper_defaults():
         load_vlm_config(betta=0.2)
 
 
+@pytest.mark.parametrize("name,accumulation", [("llava_ov_7b_image.yaml", 8), ("llava_video_7b_video.yaml", 16)])
+def test_shipped_7b_recipes_load(name, accumulation):
+    from importlib.resources import files
+
+    cfg = load_vlm_config(files("unireward.align") / "configs" / name)
+    assert (cfg.beta, cfg.learning_rate, cfg.warmup_steps, cfg.num_train_epochs) == (0.1, 5e-7, 0.3, 3.0)
+    assert cfg.gradient_accumulation_steps == accumulation and cfg.model_init_kwargs == {"dtype": "bfloat16"}
+
+
 def test_iterative_round_on_real_construct_video_pairs(judge, vlm_dir, tmp_path):
     """construct (video understanding) -> align vlm -> construct again with `vlm:<round 1>`: construct's own video
     rows train (issue 14 item 7), and round 2 samples from the aligned model."""
