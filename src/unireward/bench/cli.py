@@ -20,7 +20,6 @@ from unireward.judges.options import (
     MaxNewTokens,
     MaxPromptTokens,
     Mode,
-    Model,
     NumFrames,
     judge_config,
     load,
@@ -69,9 +68,13 @@ def prepare(bench: str = typer.Argument(..., help="Benchmark name (see `unirewar
                            "output": str(output / "records.jsonl")}))
 
 
+_MODELS = typer.Option(..., "--model", "-m", help="Judge: preset name (the zoo included), hub id, local folder or "
+                      "openai://HOST:PORT/MODEL. Repeat it to compare several judges side by side.")
+
+
 @app.command()
 def run(bench: str = typer.Argument(..., help="Benchmark name (see `unireward bench list`)."),
-        data: Path = _DATA, model: Model = ..., output: Path = _OUT, limit: Optional[int] = _LIMIT,
+        data: Path = _DATA, model: list[str] = _MODELS, output: Path = _OUT, limit: Optional[int] = _LIMIT,
         mode: Mode = "generate",
         swap: str = typer.Option("seeded", "--swap", help="seeded: one seeded random order per pair; both: both."),
         seed: int = typer.Option(0, "--seed", help="Seed of the presentation order."),
@@ -79,12 +82,11 @@ def run(bench: str = typer.Argument(..., help="Benchmark name (see `unireward be
         batch_size: BatchSize = None, family: Family = None, max_new_tokens: MaxNewTokens = None,
         num_frames: NumFrames = None, max_prompt_tokens: MaxPromptTokens = None, device: Device = None,
         dtype: Dtype = None) -> None:
-    """Judge a benchmark: OUTPUT/predictions.jsonl (resumable), metrics.json and report.md."""
-    from tqdm import tqdm
-
-    from unireward.bench import pipeline
+    """Judge a benchmark: OUTPUT/predictions.jsonl (resumable), metrics.json and report.md. With several
+    --model, each judge runs into OUTPUT/<judge>/ and OUTPUT/comparison.md (+ plots/comparison.png) puts them
+    side by side."""
     from unireward.bench.sources import get_benchmark
-    from unireward.predict import ORDERS, check_modes
+    from unireward.predict import ORDERS
 
     if swap not in ORDERS[1:]:
         _fail(ValueError(f"--swap must be one of {', '.join(ORDERS[1:])}, got {swap!r}"))
@@ -93,8 +95,42 @@ def run(bench: str = typer.Argument(..., help="Benchmark name (see `unireward be
                           num_frames=num_frames, max_prompt_tokens=max_prompt_tokens, device=device, dtype=dtype)
     try:
         split = split or get_benchmark(bench).default_split
-        settings = {"bench": bench, "split": split, "model": model, "mode": mode, "swap": swap, "seed": seed,
-                    "family": family}
+    except ValueError as e:
+        _fail(e)
+    if len(set(model)) != len(model):
+        _fail(ValueError(f"a judge is given twice: {model}"))
+    common = dict(bench=bench, data=data, limit=limit, mode=mode, swap=swap, seed=seed, split=split,
+                  media_root=media_root, allow_missing=allow_missing, family=family, config=config)
+    if len(model) == 1:
+        metrics = _run_one(model[0], output, **common)
+        typer.echo(json.dumps(_summary(metrics), indent=2))
+        typer.echo(f"report: {output / 'report.md'}")
+        return
+    from unireward.bench.pipeline import judge_folder
+    from unireward.bench.report import write_comparison
+
+    runs, folders = {}, {}
+    for m in model:
+        folders[m] = judge_folder(output, m)
+        runs[m] = _run_one(m, output / folders[m], **common)
+    path = write_comparison(output, bench, runs, folders)
+    (output / "comparison.json").write_text(json.dumps({m: _summary(x) for m, x in runs.items()}, indent=2) + "\n")
+    typer.echo(json.dumps({m: _summary(x) for m, x in runs.items()}, indent=2))
+    typer.echo(f"comparison: {path}")
+
+
+def _run_one(model: str, output: Path, *, bench: str, data: Path, limit: Optional[int], mode: str, swap: str,
+             seed: int, split: Optional[str], media_root: Optional[Path], allow_missing: bool, family: Optional[str],
+             config) -> dict:
+    """One judge on the benchmark into `output` (prepare, check, judge, score, report); exits on errors."""
+    from tqdm import tqdm
+
+    from unireward.bench import pipeline
+    from unireward.predict import check_modes
+
+    settings = {"bench": bench, "split": split, "model": model, "mode": mode, "swap": swap, "seed": seed,
+                "family": family}
+    try:
         pipeline.check_settings(output, settings)
         conv = pipeline.prepare(bench, data, output, split=split, media_root=media_root, limit=limit,
                                 allow_missing=allow_missing)
@@ -108,13 +144,11 @@ def run(bench: str = typer.Argument(..., help="Benchmark name (see `unireward be
     total = len(conv.records) * (2 if swap == "both" else 1)
     with tqdm(total=total, desc=f"{bench} ({model})", unit="pair") as bar:
         try:
-            metrics = pipeline.run_benchmark(judge, bench, data, output, split=split, limit=limit, swap=swap,
-                                             seed=seed, batch_size=judge.batch_size, settings=settings,
-                                             converted=conv, progress=bar.update)
+            return pipeline.run_benchmark(judge, bench, data, output, split=split, limit=limit, swap=swap,
+                                          seed=seed, batch_size=judge.batch_size, settings=settings,
+                                          converted=conv, progress=bar.update)
         except ValueError as e:  # PredictionError: a predictions file made by another judge, or not ours
             _fail(e)
-    typer.echo(json.dumps(_summary(metrics), indent=2))
-    typer.echo(f"report: {output / 'report.md'}")
 
 
 def _summary(m: dict) -> dict:

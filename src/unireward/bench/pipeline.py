@@ -12,10 +12,14 @@ Design choices a user will notice:
 - Resuming into a folder made with other settings (benchmark, split, model, mode, swap, seed, family) is
   refused.
 - Metrics cover the records of this invocation: resuming with a smaller ``--limit`` reports on that subset.
+- Several judges (``bench run -m A -m B ...``): each runs into its own folder ``OUTPUT/<judge>/`` (named by
+  `judge_folder`: the preset name, or the spec with path separators replaced), resumable on its own, and
+  ``OUTPUT/comparison.md`` + ``comparison.json`` + ``plots/comparison.png`` put them side by side.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import asdict
@@ -54,6 +58,17 @@ def _write_list(path: Path, lines: list[str]) -> None:
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     elif path.exists():
         path.unlink()
+
+
+def judge_folder(out_dir: str | Path, spec: str) -> str:
+    """The sub-folder name of judge `spec` in a several-judge run: readable and unique per spec."""
+    import re
+
+    name = Path(spec).name if Path(spec).is_dir() else spec
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "judge"
+    if Path(spec).is_dir() or name != spec:
+        slug += "-" + hashlib.sha1(spec.encode()).hexdigest()[:6]
+    return slug
 
 
 def check_settings(out_dir: str | Path, settings: dict[str, Any]) -> None:

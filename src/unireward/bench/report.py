@@ -10,6 +10,9 @@ Design choices a user will notice:
   accuracy bars with their intervals per category (strict and official) or per dimension (tau and diff).
 - The pieces (`pair_table`, `plot_bars`, `plot_confusion`, the number formats) are shared with
   ``unireward demo``, whose per-task tables and bars are drawn by the same code.
+- Several judges on one benchmark (`write_comparison`): ``comparison.md`` with one row per judge (tau, diff,
+  tie-calibrated, overall strict/official, each with its interval, and the unparsed count), a per-category
+  table where the benchmark has categories, and ``plots/comparison.png`` (one bar series per judge).
 """
 
 from __future__ import annotations
@@ -232,3 +235,71 @@ def _problem_lines(run: dict[str, Any]) -> list[str]:
                   "Judging raised for these items; they are in the metrics as unparsed (wrong) and are judged "
                   "again when the run is resumed. Their errors are in `predictions.jsonl` (`error`).", ""]
     return lines
+
+
+# ---------------------------------------------------------------------- several judges side by side
+def comparison_table(runs: dict[str, dict[str, Any]]) -> list[str]:
+    """Markdown rows, one per judge: tau and diff with their 95% intervals (and the tie-calibrated accuracy,
+    and overall strict/official accuracy, where the metrics have them), and the unparsed count."""
+    margins = any("tie_calibrated" in m for m in runs.values())
+    cats = any(m.get("categories") for m in runs.values())
+    head = ["judge", "n", "tau % [95% CI]", "diff % [95% CI]"] + (["tie-calibrated %"] if margins else []) \
+        + (["overall strict % [95% CI]", "overall official % [95% CI]"] if cats else []) + ["unparsed"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, m in runs.items():
+        ci = m.get("ci95", {})
+        cells = [name, str(m["n"]), f"{pct(m['tau'])} {ci_text(ci.get('tau'))}",
+                 f"{pct(m['diff'])} {ci_text(ci.get('diff'))}"]
+        if margins:
+            cells.append(pct(m.get("tie_calibrated")))
+        if cats:
+            cells += [f"{pct(m.get(k))} {ci_text(ci.get(k))}" for k in ("overall_strict", "overall_official")]
+        lines.append("| " + " | ".join([*cells, str(m["n_unparsed"])]) + " |")
+    return lines
+
+
+def category_comparison(runs: dict[str, dict[str, Any]]) -> list[str]:
+    """Markdown rows, one per judge: strict accuracy per category with its 95% interval (empty without categories)."""
+    names = list(dict.fromkeys(c for m in runs.values() for c in (m.get("categories") or {})))
+    if not names:
+        return []
+    lines = ["| judge | " + " | ".join(f"{c} strict % [95% CI]" for c in names) + " |", "|---|" + "---|" * len(names)]
+    for judge, m in runs.items():
+        cats = m.get("categories") or {}
+        cells = [f"{pct(cats[c]['strict'])} {ci_text(cats[c]['ci95']['strict'])}" if c in cats else "–" for c in names]
+        lines.append(f"| {judge} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def comparison_series(runs: dict[str, dict[str, Any]]) -> Series:
+    """`plot_bars` series, one per judge: per category (strict) and overall where there are categories, else
+    tau and diff."""
+    out: Series = {}
+    for judge, m in runs.items():
+        cats = m.get("categories") or {}
+        if cats:
+            out[judge] = {c: (g["strict"], g["ci95"]["strict"]) for c, g in cats.items()} \
+                | {"overall": (m.get("overall_strict"), m.get("ci95", {}).get("overall_strict"))}
+        else:
+            out[judge] = {k: (m[k], m.get("ci95", {}).get(k)) for k in ("tau", "diff")}
+    return out
+
+
+def write_comparison(out_dir: str | Path, bench: str, runs: dict[str, dict[str, Any]],
+                     folders: dict[str, str] | None = None) -> Path:
+    """``comparison.md`` and ``plots/comparison.png`` for several judges run on one benchmark."""
+    out_dir = Path(out_dir)
+    series = {Path(k).name if Path(k).is_dir() else k: v for k, v in comparison_series(runs).items()}
+    plot_bars(series, f"{bench}: accuracy per judge (95% CI)", out_dir / "plots" / "comparison.png")
+    lines = [f"# {bench} — {len(runs)} judges side by side", "",
+             "Accuracies in %, with bootstrap 95% intervals; unparsed answers count as wrong (strict).", "",
+             *comparison_table(runs), ""]
+    per_cat = category_comparison(runs)
+    if per_cat:
+        lines += ["## Per category", "", *per_cat, ""]
+    lines += ["![comparison](plots/comparison.png)", ""]
+    if folders:
+        lines += ["## Runs", ""] + [f"- {j}: `{f}` (report.md, predictions.jsonl)" for j, f in folders.items()] + [""]
+    path = out_dir / "comparison.md"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path

@@ -3,7 +3,7 @@
 `load_judge(spec)` accepts, in this order:
 - ``openai://HOST:PORT/MODEL`` (or ``openai+https://HOST/MODEL``): a served model, `openai` backend;
 - a local folder: a transformers checkpoint, `hf` backend (a `unireward.json` written by our trainer sets
-  the family);
+  the family; one that says ``{"zoo": NAME}`` holds a zoo entry's weights and loads that entry from it);
 - a preset name (case-insensitive, e.g. ``UnifiedReward-qwen-7b``) or a preset's hub id: `hf` backend with
   the preset's family;
 - any other hub id ``org/name``: `hf` backend with the architecture's default family.
@@ -102,6 +102,9 @@ def load_judge(spec: str | Path, config: JudgeConfig | None = None, **options: A
         return OpenAIJudge(base_url=base_url, model=model, config=_with_family(cfg, preset and preset.family),
                            **backend)
     if Path(spec).is_dir():
+        entry = _folder_zoo_entry(Path(spec))
+        if entry is not None:  # a local copy of a zoo entry's weights, in that entry's layout
+            return _from_preset(entry, cfg, {**backend, "source": spec})
         family = _folder_family(Path(spec))
         return _hf(spec, _with_family(cfg, family), backend)
     preset = get_preset(spec)
@@ -128,6 +131,18 @@ def _from_preset(preset: Preset, cfg: JudgeConfig, backend: dict[str, Any]) -> J
 
         path = str(converted_checkpoint(path))
     return _hf(path, _with_family(cfg, preset.family), backend)
+
+
+def _folder_zoo_entry(folder: Path) -> Preset | None:
+    """The zoo entry a folder's `unireward.json` names (``{"zoo": "PickScore"}``), if any."""
+    meta = folder / "unireward.json"
+    name = json.loads(meta.read_text()).get("zoo") if meta.is_file() else None
+    if name is None:
+        return None
+    preset = get_preset(name)
+    if preset is None:
+        raise ValueError(f"{meta}: unknown zoo entry {name!r}; valid: {', '.join(p.name for p in list_presets())}")
+    return preset
 
 
 def _folder_family(folder: Path) -> str | None:

@@ -6,7 +6,8 @@ reads them: the tests load them through exactly the code a released checkpoint t
 - `build_open_clip`: an open_clip model folder (``open_clip_config.json`` + weights; HPSv2, HPSv2.1).
 - `build_blip_reward`: transformers BLIP + the ImageReward head (ImageReward).
 - `build_qwen_reward`: Qwen2-VL + a reward head on special tokens (HPSv3 ``hpsv3``, VideoReward ``videoalign``).
-Tokenizers are minimal (byte-level CLIP BPE with no merges; a small BERT word-piece vocabulary).
+`mark` writes ``unireward.json`` = ``{"zoo": NAME}`` into a folder, so ``load_judge(folder)`` loads it as
+that entry. Tokenizers are minimal (byte-level CLIP BPE with no merges; a small BERT word-piece vocabulary).
 """
 
 from __future__ import annotations
@@ -55,6 +56,12 @@ def build_clip(path: str | Path, seed: int = 0, image_size: int = 32, aesthetic:
 
         torch.save(_randomized(aesthetic_mlp(16), seed).state_dict(), path / Aesthetic.mlp_file)
     return path
+
+
+def mark(path: str | Path, entry: str) -> Path:
+    """Write ``unireward.json`` naming the zoo entry whose weights `path` holds."""
+    (Path(path) / "unireward.json").write_text(json.dumps({"zoo": entry}) + "\n")
+    return Path(path)
 
 
 def _randomized(module: torch.nn.Module, seed: int) -> torch.nn.Module:
