@@ -96,9 +96,12 @@ class OpenClipHPS:
 
     def __init__(self, source: str, device: str, dtype: Any, arch: str = "ViT-H-14",
                  checkpoint: str = "HPS_v2.1_compressed.pt", local: bool = False):
-        import open_clip
         import torch
 
+        try:
+            import open_clip
+        except ImportError:
+            raise ImportError("HPSv2 runs on open_clip: pip install 'unireward[zoo]'") from None
         self.device = device
         if local:  # a folder written by open_clip (open_clip_config.json + weights): the HPS weights themselves
             name = f"local-dir:{source}"
