@@ -164,3 +164,40 @@ def test_works_inside_a_running_event_loop():
             return j.compare_batch([item("image_generation", "pair")])[0]
 
         assert asyncio.run(inside()).winner == "A"
+
+
+# ---------------------------------------------------------------- several endpoints
+def test_several_endpoints_least_outstanding_requests():
+    slow_script = [("sleep", 0.6)] * 20
+    with Scripted(slow_script) as slow, Scripted([]) as fast:
+        j = load_judge(f"openai://127.0.0.1:{slow.port},127.0.0.1:{fast.port}/m", backoff=0.01, concurrency=4)
+        assert j.endpoints == [f"http://127.0.0.1:{slow.port}/v1", f"http://127.0.0.1:{fast.port}/v1"]
+        out = j.compare_batch([item("image_generation", "pair", seed=s) for s in range(12)])
+        assert [v.winner for v in out] == ["A"] * 12
+        # the slow server keeps its requests in flight, so the fast one gets the others
+        assert len(fast.bodies) >= 8 and len(slow.bodies) + len(fast.bodies) == 12
+        assert j.sent == [len(slow.bodies), len(fast.bodies)] and j.outstanding == [0, 0]
+
+
+def test_equal_endpoints_share_the_load_and_a_retry_goes_elsewhere():
+    with Scripted([]) as a, Scripted([]) as b:
+        j = OpenAIJudgeFor([a.port, b.port], concurrency=8)
+        j.compare_batch([item("image_generation", "pair", seed=s) for s in range(8)])
+        assert len(a.bodies) == 4 and len(b.bodies) == 4
+    with Scripted([("status", 503)]) as a, Scripted([]) as b:
+        j = OpenAIJudgeFor([a.port, b.port], concurrency=1)
+        v = j.compare_batch([item("image_generation", "pair")])[0]
+        assert v.winner == "A" and j.calls == 2 and len(a.bodies) == 1 and len(b.bodies) == 1
+
+
+def test_bad_endpoint_lists_are_refused():
+    from unireward.judges.openai import OpenAIJudge
+
+    with pytest.raises(ValueError, match="expected http"):
+        OpenAIJudge(base_url=["127.0.0.1:8000"], model="m")
+
+
+def OpenAIJudgeFor(ports, **kw):
+    from unireward.judges.openai import OpenAIJudge
+
+    return OpenAIJudge(base_url=[f"http://127.0.0.1:{p}/v1" for p in ports], model="m", backoff=0.01, **kw)

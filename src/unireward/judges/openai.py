@@ -15,6 +15,11 @@ Design choices a user will notice:
   the mass of tokens that do not continue it (no digit, and no "." on a decimal scale), as in the hf
   backend. Branches below `MIN_BRANCH` probability are not followed. Probability mass outside the top-k
   is invisible, so raise `top_logprobs` where the server allows it.
+- Several endpoints (several vLLM/SGLang servers of the same model, as behind VeRL's router):
+  ``base_url`` may be a list, or hosts separated by commas (``openai://h1:8000,h2:8000/MODEL``). Each
+  request goes to the endpoint with the fewest requests in flight (least outstanding requests; ties go to
+  the one that was sent fewer, then the first); a retry prefers another endpoint than the one that just
+  failed. `sent` counts requests per endpoint.
 """
 
 from __future__ import annotations
@@ -36,15 +41,32 @@ MIN_BRANCH = 1e-6  # a walk does not follow a token whose probability (given the
 class OpenAIJudge(Judge):
     default_batch_size = 64  # requests are concurrent: larger batches keep the server busy
 
-    def __init__(self, base_url: str, model: str, api_key: str = "EMPTY", concurrency: int = 16,
+    def __init__(self, base_url: str | list[str], model: str, api_key: str = "EMPTY", concurrency: int = 16,
                  timeout: float = 120.0, max_retries: int = 6, backoff: float = 0.5, top_logprobs: int = 20,
                  image_format: str = "JPEG", **judge_kwargs: Any):
         super().__init__(**judge_kwargs)
-        self.base_url, self.model, self.api_key = base_url.rstrip("/"), model, api_key
+        self.endpoints = split_endpoints(base_url)
+        self.base_url, self.model, self.api_key = self.endpoints[0], model, api_key
         self.concurrency, self.timeout, self.max_retries, self.backoff = concurrency, timeout, max_retries, backoff
         self.top_logprobs, self.image_format = top_logprobs, image_format.upper()
-        self.name = f"openai:{self.base_url}/{model}"
+        self.name = f"openai:{','.join(self.endpoints)}/{model}"
         self.calls = 0  # HTTP requests sent, retries included
+        self.sent = [0] * len(self.endpoints)  # requests sent per endpoint
+        self.outstanding = [0] * len(self.endpoints)  # requests in flight per endpoint
+        self._balance = threading.Lock()
+
+    def _pick(self, avoid: int | None = None) -> int:
+        """The endpoint with the fewest requests in flight (then the fewest sent), not `avoid` if others exist."""
+        with self._balance:
+            choices = [i for i in range(len(self.endpoints)) if i != avoid] or [0]
+            i = min(choices, key=lambda k: (self.outstanding[k], self.sent[k], k))
+            self.outstanding[i] += 1
+            self.sent[i] += 1
+            return i
+
+    def _done(self, i: int) -> None:
+        with self._balance:
+            self.outstanding[i] -= 1
 
     # ------------------------------------------------------------------ message building
     def _image_part(self, img) -> dict:
@@ -60,8 +82,8 @@ class OpenAIJudge(Judge):
         msgs: list[dict] = [{"role": "user", "content": content}]
         if req.system:
             msgs.insert(0, {"role": "system", "content": req.system})
-        if assistant_prefix:
-            msgs.append({"role": "assistant", "content": assistant_prefix})
+        if req.answer_start + assistant_prefix:  # continued by the server (continue_final_message)
+            msgs.append({"role": "assistant", "content": req.answer_start + assistant_prefix})
         return msgs
 
     # ------------------------------------------------------------------ HTTP
@@ -69,17 +91,23 @@ class OpenAIJudge(Judge):
         import httpx
 
         async with sem:
+            failed: int | None = None
             for attempt in range(self.max_retries + 1):
                 self.calls += 1
+                i = self._pick(avoid=failed)
+                url = self.endpoints[i]
                 try:
-                    r = await client.post(f"{self.base_url}/chat/completions", json=body)
+                    r = await client.post(f"{url}/chat/completions", json=body)
                     if r.status_code < 400:
                         return r.json()
                     if r.status_code not in RETRY_STATUS or attempt == self.max_retries:
                         raise RuntimeError(f"server answered {r.status_code}: {_server_message(r)}")
                 except (httpx.TimeoutException, httpx.TransportError) as e:
                     if attempt == self.max_retries:
-                        raise RuntimeError(f"no answer from {self.base_url} after {attempt + 1} tries ({e})") from None
+                        raise RuntimeError(f"no answer from {url} after {attempt + 1} tries ({e})") from None
+                finally:
+                    self._done(i)
+                failed = i
                 await asyncio.sleep(self.backoff * 2 ** attempt * (0.5 + random.random()))
         raise AssertionError("unreachable")
 
@@ -105,7 +133,7 @@ class OpenAIJudge(Judge):
 
     def _body(self, req: Request, prefix: str, **extra: Any) -> dict:
         body = {"model": self.model, "messages": self.messages(req, prefix), "temperature": 0.0, **extra}
-        if prefix:  # continue the assistant turn instead of starting a new one (vLLM / SGLang extension)
+        if req.answer_start + prefix:  # continue the assistant turn, not a new one (vLLM / SGLang extension)
             body.update(continue_final_message=True, add_generation_prompt=False)
         return body
 
@@ -139,6 +167,22 @@ class OpenAIJudge(Judge):
 
         results = self._gather(lambda c, s: [one(c, s, r) for r in requests])
         return _per_item(results)
+
+
+def split_endpoints(base_url: str | list[str]) -> list[str]:
+    """Endpoint URLs from a list, or from one URL whose host part lists several hosts separated by commas
+    (``http://h1:8000,h2:8000/v1`` -> ``http://h1:8000/v1``, ``http://h2:8000/v1``)."""
+    if isinstance(base_url, (list, tuple)):
+        urls = [str(u).rstrip("/") for u in base_url]
+    else:
+        scheme, sep, rest = base_url.partition("://")
+        hosts, slash, path = rest.partition("/")
+        urls = [f"{scheme}{sep}{h}{slash}{path}".rstrip("/") for h in hosts.split(",")] if sep else [base_url]
+    urls = [u for u in urls if u]
+    if not urls or any("://" not in u or not u.split("://", 1)[1].split("/")[0] for u in urls):
+        raise ValueError(f"base_url {base_url!r}: expected http(s)://HOST:PORT/v1, a list of them, or hosts "
+                         "separated by commas")
+    return urls
 
 
 def _per_item(results: list[Any]) -> list[Any]:
