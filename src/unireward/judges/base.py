@@ -33,7 +33,7 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from PIL import Image
@@ -41,7 +41,7 @@ from PIL import Image
 from unireward.judges.config import DEFAULT_MAX_PIXELS, MODES, JudgeConfig
 from unireward.media import MediaError, load_image, load_video
 from unireward.tasks import Form, Score, Task, Verdict
-from unireward.templates import Template, get_template, parse_answer, render_item
+from unireward.templates import Template, answer_points, get_template, parse_answer, render_item
 
 
 __all__ = ["DEFAULT_MAX_PIXELS", "MODES", "Choices", "Judge", "JudgeConfig", "Request"]
@@ -55,6 +55,7 @@ class Request:
     images: list[Image.Image] = field(default_factory=list)
     videos: list[list[Image.Image]] = field(default_factory=list)
     system: str | None = None
+    answer_start: str = ""  # what the assistant has already written (reason-logprob: the reasoning)
 
 
 @dataclass(frozen=True)
@@ -230,6 +231,8 @@ class Judge(ABC):
         if self.mode == "generate":
             texts = self._generate(requests, self.max_new_tokens or t.max_new_tokens)
             return [_failed(t.form, _describe(x)) if isinstance(x, Exception) else parse_answer(t, x) for x in texts]
+        if self.mode == "reason-logprob":
+            return self._reason_then_read(t, requests)
         refusal = logprob_refusal(t)
         if refusal:
             raise ValueError(refusal)
@@ -247,6 +250,39 @@ class Judge(ABC):
             dists = {d: per_dim[d][i] for d in per_dim}
             bad = [x for x in dists.values() if isinstance(x, Exception)]
             out.append(_failed(t.form, _describe(bad[0])) if bad else _score_from_probs(t, dists))
+        return out
+
+    def _reason_then_read(self, t: Template, requests: list[Request]) -> list[Any]:
+        """reason-logprob: generate the answer greedily, cut it where each value the parser reads begins
+        (`answer_points`), and read the options' probabilities there in one forward pass per group of
+        items, as logprob mode does right after the prompt. An answer with no such point keeps its parsed
+        (generate) result, with the reason added to its error."""
+        texts = self._generate(requests, self.max_new_tokens or t.max_new_tokens)
+        out: list[Any] = [None] * len(requests)
+        groups: dict[tuple[str, str], list[tuple[int, Request]]] = {}
+        for i, (req, text) in enumerate(zip(requests, texts)):
+            if isinstance(text, Exception):
+                out[i] = _failed(t.form, _describe(text))
+                continue
+            points = answer_points(t, text)
+            if not points:
+                out[i] = _unread(parse_answer(t, text))
+                continue
+            for dim, cut in points.items():
+                written = text[:cut]
+                # trailing spaces go with the options (" Answer", " 7" are tokenised with them); a newline
+                # stays with the text before it (".\n" is one token in Qwen's vocabulary)
+                said = written.rstrip(" \t")
+                groups.setdefault((dim, written[len(said):]), []).append((i, replace(req, answer_start=said)))
+        dists: dict[int, dict[str, Any]] = {}
+        for (dim, space), entries in groups.items():
+            options, numeric = _read_options(t, dim)
+            probs = self._choice_probs([r for _, r in entries], Choices(space, options, numeric=numeric))
+            for (i, _), p in zip(entries, probs):
+                dists.setdefault(i, {})[dim] = p
+        for i, d in dists.items():
+            bad = [x for x in d.values() if isinstance(x, Exception)]
+            out[i] = _failed(t.form, _describe(bad[0])) if bad else _read_result(t, d, texts[i])
         return out
 
     def _request(self, item: dict, form: Form, reverse: bool) -> Request:
@@ -318,6 +354,31 @@ def _combine(v: Verdict, w: Verdict) -> Verdict:
     if prob_a is not None and v.dims is not None:  # relative scores (2.0): decide on the averaged share
         winner = "tie" if abs(prob_a - 0.5) < 1e-9 else ("A" if prob_a > 0.5 else "B")
     return Verdict(winner, prob_a, v.text, dims=v.dims, swapped=w)
+
+
+def _read_options(t: Template, dim: str) -> tuple[dict[str, str], bool]:
+    """The options read at one answer point: the verdict phrases, or the numerals of the value's scale."""
+    if t.parser in ("phrase", "think"):
+        return dict(t.phrases), False
+    lo, hi = t.dim_scale if dim else t.scale
+    return numeral_options(lo, hi, t.decimals), True
+
+
+def _read_result(t: Template, dists: dict[str, dict[str, float]], text: str) -> Verdict | Score:
+    """A Verdict or Score from the distributions read after the reasoning (which stays in `text`)."""
+    if t.parser in ("phrase", "think"):
+        return replace(_verdict_from_probs(dists[""]), text=text)
+    if t.parser == "pair_scores":  # the expected share of candidate 1, per dimension, is P(A better)
+        shares = {d: sum(float(v) * p for v, p in dist.items()) for d, dist in dists.items()}
+        prob_a = sum(shares.values()) / len(shares)
+        winner = "tie" if abs(prob_a - 0.5) < 1e-9 else ("A" if prob_a > 0.5 else "B")
+        return Verdict(winner, prob_a=prob_a, text=text, dims=shares)
+    return replace(_score_from_probs(t, dists), text=text)
+
+
+def _unread(result: Verdict | Score) -> Verdict | Score:
+    note = "the answer has no point to read probabilities at; its parsed value stands"
+    return replace(result, error=f"{result.error}; {note}" if result.error else None)
 
 
 def _verdict_from_probs(probs: dict[str, float]) -> Verdict:

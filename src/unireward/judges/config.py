@@ -22,7 +22,7 @@ from typing import Any
 from unireward.media import DEFAULT_FRAMES
 
 
-MODES = ("generate", "logprob")
+MODES = ("generate", "logprob", "reason-logprob")
 VIDEO_AS = ("frames", "video")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 DEFAULT_MAX_PIXELS = 512 * 512  # the released checkpoints were trained at <= 512x512 per image/frame
@@ -32,7 +32,9 @@ DEFAULT_MAX_PIXELS = 512 * 512  # the released checkpoints were trained at <= 51
 class JudgeConfig:
     """How a judge decodes, batches and reads media.
 
-    mode: ``generate`` (free text, then parse, as upstream) or ``logprob`` (one forward pass).
+    mode: ``generate`` (free text, then parse, as upstream), ``logprob`` (one forward pass: the answer's
+        options read right after the prompt) or ``reason-logprob`` (generate the reasoning, then read the
+        options in one forward pass where the answer starts: margins for reasoning judges).
     family: prompt family name or a template file (None: the model's).
     swap: judge both orders of every pair and combine them.
     batch_size: items per model call (None: the backend's default).

@@ -102,8 +102,10 @@ class HFJudge(Judge):
         return msgs
 
     def prompt_text(self, req: Request) -> str:
-        """The exact prompt string the model sees (chat template applied, generation prompt added)."""
-        return self.processor.apply_chat_template(self._messages(req), add_generation_prompt=True, tokenize=False)
+        """The exact prompt string the model sees (chat template applied, generation prompt added), followed by
+        what the assistant has already written (`Request.answer_start`, the reasoning in reason-logprob mode)."""
+        chat = self.processor.apply_chat_template(self._messages(req), add_generation_prompt=True, tokenize=False)
+        return chat + req.answer_start
 
     def encode(self, requests: list[Request], suffixes: list[str] | None = None):
         """Processor outputs for a left-padded batch (`suffixes` are appended after the generation prompt)."""

@@ -50,7 +50,7 @@ from unireward.templates.base import (
     render_item,
 )
 from unireward.templates.files import TemplateFileError, dump_family, load_family
-from unireward.templates.parse import parse_answer, parse_score, parse_verdict
+from unireward.templates.parse import answer_points, parse_answer, parse_score, parse_verdict
 
 
 __all__ = [
@@ -62,6 +62,7 @@ __all__ = [
     "list_templates",
     "load_family",
     "neutralize",
+    "answer_points",
     "parse_answer",
     "parse_score",
     "parse_verdict",

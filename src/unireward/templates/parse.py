@@ -165,6 +165,50 @@ def _parse_dim_scores(t: Template, text: str) -> Score:
     return _score(t, text, sum(dims.values()) / len(dims), dims, {}, None)
 
 
+# ---------------------------------------------------------------------- where the answer's values start
+def answer_points(t: Template, text: str) -> dict[str, int]:
+    """Where, in a generated answer, each value the parser reads begins: {"" or dimension: character index}.
+
+    The ``reason-logprob`` mode cuts the generated text there and reads the options' probabilities at that
+    point (the verdict phrase, or the number after "Final Score:", or each dimension's number). The points
+    are those `parse_answer` reads: the last verdict phrase (after the last marker; inside the last
+    <answer> block for think), the last "Final Score" number, each dimension's last number, Image 1's share
+    per dimension for the 2.0 pair scores. A value the text does not contain has no point; emphasis marks
+    are not skipped here (an emphasised verdict has no point and the parsed answer stands).
+    """
+    if t.parser in ("phrase", "think"):
+        start, segment = _verdict_segment(t, text)
+        if segment is None:
+            return {}
+        found = [(m.start(), m) for pattern, _ in _verdict_patterns(t.task) for m in pattern.finditer(segment)]
+        return {"": start + max(found, key=lambda x: x[0])[0]} if found else {}
+    if t.parser == "final_score":
+        found = list(re.finditer(rf"Final\s+Score\s*\**\s*[:：]?\s*\**\s*\[?\s*({NUM})", text, re.I))
+        return {"": found[-1].start(1)} if found else {}
+    points = {}
+    for dim in t.dims:
+        if t.parser == "dim_scores":
+            pat = rf"{re.escape(dim)}\s+Score\s*(?:\(\s*\d+\s*-\s*\d+\s*\))?\s*\**\s*[:：]\s*\**\s*({NUM})"
+        else:  # pair_scores: the share of Image/Video 1
+            noun = "video" if t.task.modality == "video" else "image"
+            pat = rf"{re.escape(dim)}\s+Score\s*:?\s*{noun}\s*1\s*:\s*({NUM})"
+        found = list(re.finditer(pat, text, re.I | re.S))
+        if found:
+            points[dim] = found[-1].start(1)
+    return points if len(points) == len(t.dims) else {}
+
+
+def _verdict_segment(t: Template, text: str) -> tuple[int, str | None]:
+    """The part of `text` a verdict is read from, and its offset."""
+    if t.parser == "think":
+        blocks = list(re.finditer(r"<answer>(.*?)(?:</answer>|$)", text, re.S | re.I))
+        return (blocks[-1].start(1), blocks[-1].group(1)) if blocks else (0, None)
+    if t.marker and t.marker.lower() in text.lower():
+        start = text.lower().rfind(t.marker.lower()) + len(t.marker)
+        return start, text[start:]
+    return 0, text
+
+
 _PARSERS = {
     "phrase": _parse_phrase,
     "think": _parse_think,
