@@ -1,0 +1,178 @@
+"""Does DPO on judge-constructed pairs make an answerer better? Issue 11's proof, on the synthetic world.
+
+For image and for video understanding: questions from the synth world (train split for pairs, test split
+held out), an answerer VLM (any `vlm:` folder), 10 sampled answers per training question (temperature 0.7,
+upstream), preference pairs built by `unireward construct` with two signals — the exact oracle and a judge
+(e.g. the small synthetic-world judge) — and each of the four strategies (pair-point, point-only, pair-only,
+random), then DPO of the answerer on every pair set with the same budget (the same config, so the same number
+of optimizer steps), and the oracle accuracy of its greedy answers on the held-out questions. A second round
+(construct with the round-1 model of the judge/pair-point cell, DPO again) is run once.
+
+    .venv/bin/python experiments/align_understanding.py --answerer assets/small-answerer \\
+        --judge assets/small-judge --out runs/align-understanding --config my-dpo.yaml \\
+        --train-questions 300 --test-questions 200 --seeds 0 1 2
+
+Design choices:
+- Accuracy = the fraction of held-out questions whose greedy answer the oracle grades fully right
+  (`unireward.synth.semantics.grade` = 1). Intervals are 95% percentile bootstrap intervals over questions
+  (2000 resamples); a gain's interval is a *paired* bootstrap (same resampled questions for the baseline and
+  the aligned model).
+- All strategies of one signal share one construct store: they see the same 10 samples per question and the
+  same judge answers, so they differ only in how they pick the pair (as `experiments/construct_strategies.py`).
+- ``--config`` is a `VLMDPOConfig` file (e.g. CPU settings, a fixed ``max_steps``); every cell uses it unchanged.
+  Cells with no kept pairs are reported, not trained.
+- ``--judge oracle`` makes the judge signal the oracle too (a cheap smoke run); the judge is otherwise loaded
+  with `unireward.load_judge`.
+
+Prints the result table as JSON and writes ``results.json`` and ``results.md`` in ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+STRATEGIES = ("pair-point", "point-only", "pair-only", "random")
+TASKS = ("image_understanding", "video_understanding")
+
+
+def write_questions(out: Path, task: str, split: str, n: int, seed: int) -> Path:
+    """`n` questions of `task` from a synth split, rendered: a construct prompts file (id, prompt, image/video)."""
+    from unireward.synth import make_sample, write_sample
+    from unireward.tasks import Form
+
+    folder = out / "questions" / task / split
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for i in range(n):
+        rec = write_sample(make_sample(task, Form.POINT, split, i, seed=seed), folder, f"{split}-{i}", f"m/{i}")
+        media = rec.media[0]
+        rows.append({"id": f"{split}-{i}", "prompt": rec.prompt, **media})
+    path = folder / "prompts.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def greedy_correct(model: str, prompts: Path, oracle: Any, max_new_tokens: int) -> np.ndarray:
+    """1/0 per held-out question: is the model's greedy answer fully right?"""
+    from unireward.construct.generators import load_generator
+    from unireward.construct.items import PromptItem
+    from unireward.synth import parse_question
+    from unireward.synth.semantics import grade
+
+    rows = [json.loads(line) for line in prompts.read_text().splitlines()]
+    task = "image_understanding" if "image" in rows[0] else "video_understanding"
+    gen = load_generator(f"vlm:{model}?temperature=0&max_new_tokens={max_new_tokens}", task)
+    out = []
+    for i, r in enumerate(rows):
+        media = str(prompts.parent / (r.get("image") or r["video"]))
+        answer = gen.generate(PromptItem(r["id"], r["prompt"], i, media), 1, seed=i, media_dir=prompts.parent)[0].text
+        truth = oracle.answer(r["prompt"], media)
+        out.append(float(grade(parse_question(r["prompt"]).kind, truth, answer or "") == 1.0))
+    return np.array(out)
+
+
+def bootstrap(correct: np.ndarray, base: np.ndarray | None = None, n: int = 2000, seed: int = 0) -> list[float]:
+    """95% percentile interval of the accuracy (or, with `base`, of the paired accuracy gain)."""
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(correct), (n, len(correct)))
+    stats = correct[idx].mean(1) - (base[idx].mean(1) if base is not None else 0.0)
+    return [round(float(x), 4) for x in np.percentile(stats, [2.5, 97.5])]
+
+
+def cell(name: str, correct: np.ndarray, base: np.ndarray, extra: dict[str, Any]) -> dict[str, Any]:
+    return {"cell": name, "accuracy": round(float(correct.mean()), 4), "ci": bootstrap(correct),
+            "gain": round(float(correct.mean() - base.mean()), 4), "gain_ci": bootstrap(correct, base), **extra}
+
+
+def run_task(args: argparse.Namespace, task: str, seed: int, judges: dict[str, Any], oracle: Any) -> list[dict]:
+    from unireward.align.vlm import align_vlm
+    from unireward.align.vlm_config import load_vlm_config
+    from unireward.construct.run import construct
+
+    root = args.out / f"{task}-seed{seed}"
+    train_q = write_questions(root, task, "train", args.train_questions, seed)
+    test_q = write_questions(root, task, "test", args.test_questions, seed)
+    base = greedy_correct(args.answerer, test_q, oracle, args.max_new_tokens)
+    rows = [cell("answerer (no DPO)", base, base, {"task": task, "seed": seed})]
+    spec = f"?temperature={args.temperature}&max_new_tokens={args.max_new_tokens}&num_frames=8"
+
+    def dpo_cell(signal: str, strategy: str, model: str, pairs: Path, out: Path, name: str) -> dict[str, Any]:
+        kept = sum(1 for _ in open(pairs / "pairs.jsonl")) if (pairs / "pairs.jsonl").is_file() else 0
+        extra = {"task": task, "seed": seed, "signal": signal, "strategy": strategy, "pairs": kept}
+        if kept == 0:
+            return {"cell": name, "accuracy": None, "note": "no pairs kept", **extra}
+        config = load_vlm_config(args.config, seed=seed, output_dir=str(out))
+        summary = align_vlm(pairs, model, out, config)
+        correct = greedy_correct(str(out), test_q, oracle, args.max_new_tokens)
+        return cell(name, correct, base, {**extra, "steps": summary["steps"], "train_loss": summary["train_loss"]})
+
+    for signal, judge in judges.items():
+        store = root / "stores" / signal
+        for strategy in STRATEGIES:
+            pairs = root / "pairs" / signal / strategy
+            construct(task, train_q, f"vlm:{args.answerer}{spec}", judge, pairs, n=args.n, strategy=strategy,
+                      seed=seed, progress=False, store_path=store)
+            rows.append(dpo_cell(signal, strategy, args.answerer, pairs, root / "models" / signal / strategy,
+                                 f"{signal} / {strategy}"))
+    first = root / "models" / "judge" / "pair-point"
+    if args.second_round and (first / "model.safetensors").is_file():
+        pairs2 = root / "pairs" / "judge" / "pair-point-round2"
+        construct(task, train_q, f"vlm:{first}{spec}", judges["judge"], pairs2, n=args.n, strategy="pair-point",
+                  seed=seed + 1000, progress=False)
+        rows.append(dpo_cell("judge", "pair-point", str(first), pairs2, root / "models" / "judge" / "round2",
+                             "judge / pair-point, round 2"))
+    return rows
+
+
+def markdown(rows: list[dict[str, Any]]) -> str:
+    lines = ["| task | seed | cell | pairs | accuracy [95% CI] | gain [95% CI] |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        acc = "—" if r.get("accuracy") is None else f"{r['accuracy']:.3f} [{r['ci'][0]:.3f}, {r['ci'][1]:.3f}]"
+        gain = "—" if r.get("gain") is None else f"{r['gain']:+.3f} [{r['gain_ci'][0]:+.3f}, {r['gain_ci'][1]:+.3f}]"
+        lines.append(f"| {r['task']} | {r['seed']} | {r['cell']} | {r.get('pairs', '')} | {acc} | {gain} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--answerer", required=True, help="The VLM to align (a folder, any `vlm:` generator target).")
+    p.add_argument("--judge", required=True, help="The judge signal: a judge folder or preset, or 'oracle'.")
+    p.add_argument("--judge-mode", choices=("generate", "logprob"), help="Judge decoding mode (default: its own).")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--config", help="VLMDPOConfig YAML used for every DPO cell (same budget for all).")
+    p.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
+    p.add_argument("--train-questions", type=int, default=300)
+    p.add_argument("--test-questions", type=int, default=200)
+    p.add_argument("--n", type=int, default=10, help="Answers sampled per training question (upstream 10).")
+    p.add_argument("--temperature", type=float, default=0.7, help="Sampling temperature (upstream 0.7).")
+    p.add_argument("--max-new-tokens", type=int, default=16)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    p.add_argument("--no-second-round", dest="second_round", action="store_false")
+    args = p.parse_args(argv)
+
+    import unireward as ur
+    from unireward.synth import Oracle
+
+    oracle = Oracle()
+    mode = {"mode": args.judge_mode} if args.judge_mode else {}
+    judges = {"oracle": oracle, "judge": oracle if args.judge == "oracle" else ur.load_judge(args.judge, **mode)}
+    args.out.mkdir(parents=True, exist_ok=True)
+    start, rows = time.time(), []
+    for seed in args.seeds:
+        for task in args.tasks:
+            rows += run_task(args, task, seed, judges, oracle)
+            (args.out / "results.json").write_text(json.dumps(rows, indent=2) + "\n")
+    (args.out / "results.md").write_text(markdown(rows))
+    print(json.dumps({"seconds": round(time.time() - start, 1), "rows": rows}, indent=2))
+    return rows
+
+
+if __name__ == "__main__":
+    main()
