@@ -33,7 +33,7 @@ def test_logprob_every_task_and_form(tiny_models, arch, task, form):
     t = j.template(task, form)
     if t.logprob_prefixes is None:  # the answer writes other lines first: refused per item, with the reason
         r = (j.compare_batch if form == "pair" else j.score_batch)([x])[0]
-        assert r.error == logprob_refusal(t) and "use mode='generate'" in r.error.lower()
+        assert r.error == logprob_refusal(t) and "'generate'" in r.error and "mode='reason-logprob'" in r.error
         return
     if form == "pair":
         v = j.compare_batch([x])[0]

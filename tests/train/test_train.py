@@ -45,7 +45,7 @@ def test_training_runs_loss_falls_and_saves_a_judge(sft_export, base_model, tmp_
     assert all(v.winner in ("A", "B", "tie") for v in judge.compare_batch(pairs))
     for item, s in zip(points, judge.score_batch(points)):
         if item["task"] == Task.VIDEO_GENERATION:  # its answer writes five dimension lines first
-            assert s.value is None and "Use mode='generate'" in s.error
+            assert s.value is None and "Use mode='reason-logprob'" in s.error
         else:
             assert s.value is not None
 

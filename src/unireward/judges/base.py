@@ -429,4 +429,4 @@ def logprob_refusal(t: Template) -> str | None:
     value = "verdict" if t.form == Form.PAIR else "score"
     return (f"logprob mode cannot read the {t.family}/{t.task}/{t.form} template: its trained answer writes "
             f"{what} before the {value}, so the {value} cannot be read right after the prompt. "
-            "Use mode='generate' (a reasoning-then-probability mode is planned).")
+            "Use mode='reason-logprob' (the reasoning first, then the options' probabilities) or 'generate'.")

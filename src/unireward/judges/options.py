@@ -15,8 +15,10 @@ from unireward.judges.config import JudgeConfig
 
 
 Model = Annotated[str, typer.Option("--model", "-m", help="Preset name, hub id, local folder or openai://HOST:PORT/MODEL.")]
-Mode = Annotated[str, typer.Option("--mode", help="generate (free text, then parse, as upstream) or logprob "
-                                                  "(one forward pass; probabilities and expected scores).")]
+Mode = Annotated[str, typer.Option("--mode", help="generate (free text, then parse, as upstream), logprob (one "
+                                                  "forward pass: probabilities, expected scores) or reason-logprob "
+                                                  "(the reasoning, then the same probabilities where the answer "
+                                                  "starts).")]
 Family = Annotated[Optional[str], typer.Option("--family", help="Prompt family (v1, v1-llava, 2.0, think, ...) or a "
                                                                 "template file (default: the model's).")]
 Swap = Annotated[bool, typer.Option("--swap/--no-swap", help="Judge both orders of every pair and combine them.")]
