@@ -90,10 +90,12 @@ CASES = [
      dict(height=16, width=16, num_frames=2)),
     ("wan", "wan", dict(use_lora=True, num_frames=5, resolution=16, per_device_batch_size=1), True,
      dict(height=16, width=16, num_frames=5)),
+    pytest.param("flux", "flux", dict(use_lora=True, resolution=32), False, dict(height=32, width=32),
+                 marks=pytest.mark.slow),
 ]
 
 
-@pytest.mark.parametrize("family,name,extra,video,gen", CASES, ids=[c[1] for c in CASES])
+@pytest.mark.parametrize("family,name,extra,video,gen", CASES, ids=["sd-v", "sdxl-turbo", "sd3", "t2v", "wan", "flux"])
 def test_two_dpo_steps_change_weights_and_the_output_loads(family, name, extra, video, gen, models, image_pairs,
                                                            video_pairs, tmp_path):
     from diffusers import DiffusionPipeline
@@ -107,7 +109,7 @@ def test_two_dpo_steps_change_weights_and_the_output_loads(family, name, extra, 
     assert all(math.isfinite(x) for x in summary["losses"])
     assert summary["losses"][0] == pytest.approx(math.log(2), abs=1e-6)  # policy = reference before any update
     assert summary["losses"][1] != pytest.approx(math.log(2), abs=1e-6)
-    expected_type = {"sd-v": "v_prediction", "sd3": "flow", "wan": "flow"}.get(name, "epsilon")
+    expected_type = {"sd-v": "v_prediction", "sd3": "flow", "wan": "flow", "flux": "flow"}.get(name, "epsilon")
     assert summary["prediction_type"] == expected_type
     assert summary["turbo"] is (name == "sdxl-turbo")
     if not video:

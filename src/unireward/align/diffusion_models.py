@@ -232,7 +232,7 @@ class Family:
         packed = self.pipe._pack_latents(x, b, c, h, w)
         img_ids = self.pipe._prepare_latent_image_ids(b, h // 2, w // 2, x.device, x.dtype)
         guidance = None
-        if model.config.get("guidance_embeds", False):
+        if self.denoiser.config.get("guidance_embeds", False):  # `model` may be wrapped (DDP): no config
             guidance = torch.full((b,), self.settings.flux_guidance, device=x.device, dtype=torch.float32)
         out = model(hidden_states=packed, timestep=sigma.to(x.dtype), guidance=guidance, img_ids=img_ids,
                     return_dict=False, **cond)[0]
