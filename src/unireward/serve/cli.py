@@ -6,6 +6,8 @@ Design choices a user will notice:
 - Binds 127.0.0.1; any other ``--host`` refuses to start without ``--api-key`` or ``UNIREWARD_API_KEY``.
 - SIGTERM / Ctrl-C drains: readiness turns 503, the listener closes, in-flight requests finish (up to the
   request timeout), then the process exits.
+- ``--replicas N`` runs N copies on Ray Serve (`unireward.serve.ray_deploy`), each the same app; Ray's
+  proxy binds ``--host:--port`` and spreads the requests.
 - Heavy imports (fastapi, uvicorn, torch) happen inside the command, so ``unireward --help`` stays fast.
 """
 
@@ -57,6 +59,9 @@ def serve(
     max_items: Annotated[int, typer.Option(help="Judgments per request.")] = 256,
     served_model_name: Annotated[Optional[str], typer.Option(help="Name in answers and /v1/models.")] = None,
     failed_reward: Annotated[float, typer.Option(help="/get_reward value of a failed judgment.")] = 0.0,
+    replicas: Annotated[int, typer.Option(min=0, help="Run N replicas on Ray Serve (0: one process, no Ray).")] = 0,
+    gpus_per_replica: Annotated[float, typer.Option(min=0, help="GPUs per Ray replica.")] = 0.0,
+    cpus_per_replica: Annotated[float, typer.Option(min=0, help="CPUs per Ray replica.")] = 1.0,
 ) -> None:
     """Serve a judge as a reward service: pairwise, pointwise, groups (Pref-GRPO), OpenRLHF, OpenAI chat."""
     import uvicorn
@@ -76,6 +81,11 @@ def serve(
     settings = ServeSettings(limits=limits, batching=BatchConfig(max_batch, max_wait_ms, max_pending), api_keys=keys,
                              url_policy=UrlPolicy.build(allow_url_host or [], allow_url_network or []),
                              media_cache=media_cache, served_name=served_model_name, failed_reward=failed_reward)
+    if replicas:
+        from unireward.serve.ray_deploy import run_on_ray
+
+        run_on_ray(model, cfg, settings, replicas, host, port, num_gpus=gpus_per_replica, num_cpus=cpus_per_replica)
+        return
     app = create_reward_app(load(model, cfg), settings)
     config = uvicorn.Config(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=request_timeout + 5)
     DrainingServer(config, app.state.service).run()

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -80,6 +81,7 @@ class Service:
         self.specials = _special_tokens(judge)
         self.draining = False
         self.name = settings.served_name or judge.name
+        self.replica = uuid.uuid4().hex[:12]  # tells replicas apart behind a load balancer (/v1/judge)
 
     def _batch_done(self, form: Form, size: int, seconds: float) -> None:
         self.metrics.batch_done(form.value, size, seconds)
@@ -304,7 +306,8 @@ def _add_status_routes(app: Any, svc: Service) -> None:
     @app.get("/v1/judge")
     async def judge_info() -> dict:
         j = svc.judge
-        return {"model": j.name, "mode": j.mode, "family": j.family, "swap": j.swap, "num_frames": j.num_frames,
+        return {"model": svc.name, "replica": svc.replica, "mode": j.mode, "family": j.family, "swap": j.swap,
+                "num_frames": j.num_frames,
                 "max_batch": svc.settings.batching.max_batch, "max_wait_ms": svc.settings.batching.max_wait_ms}
 
 
