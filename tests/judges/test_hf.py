@@ -185,9 +185,9 @@ def test_logprob_refuses_formats_without_a_one_step_answer(tiny_qwen):
     for v in out:  # every item says why, naming the template, what its answer writes first, and what to use
         assert v.winner is None and v.probs is None
         assert v.error.startswith("logprob mode cannot read the think/image_generation/pair template")
-        assert "<think>" in v.error and "mode='generate'" in v.error
+        assert "<think>" in v.error and "mode='reason-logprob'" in v.error
     assert j.score_batch([point])[0].ok  # the think family's pointwise template reads "Final Score:" directly
-    with pytest.raises(ValueError, match=r"think/image_generation/pair template.*mode='generate'"):
+    with pytest.raises(ValueError, match=r"think/image_generation/pair template.*mode='reason-logprob'"):
         j.check_mode("image_generation", "pair")  # up front, before a long run
     j.check_mode("image_generation", "point")  # readable: no error
     judge(tiny_qwen, mode="generate", family="think").check_mode("image_generation", "pair")  # generate reads all
