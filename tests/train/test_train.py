@@ -60,8 +60,14 @@ def test_resume_continues_the_step_count(sft_export, base_model, tmp_path):
     cfg = cpu_config(max_steps=4, save_strategy="steps", save_steps=2, output_dir=str(out))
     second = train_judge(sft_export, base_model, out, cfg, resume=True)
     assert second["steps"] == 4
-    steps = [s for s, _ in _losses(trainer_state=out / "checkpoint-4" / "trainer_state.json")]
-    assert steps == [1, 2, 3, 4]  # the resumed run logged steps 3 and 4 after the restored 1 and 2
+    resumed = _losses(trainer_state=out / "checkpoint-4" / "trainer_state.json")
+    assert [s for s, _ in resumed] == [1, 2, 3, 4]  # the resumed run logged steps 3 and 4 after the restored 1 and 2
+    # the weights are restored too (transformers 5 checkpoint keys are renamed on resume): steps 3-4 have the
+    # losses of an uninterrupted run, not those of a restart from the base weights
+    whole = tmp_path / "whole"
+    train_judge(sft_export, base_model, whole,
+                cpu_config(max_steps=4, save_strategy="steps", save_steps=4, output_dir=str(whole)))
+    assert [round(x, 4) for _, x in resumed[2:]] == [round(x, 4) for _, x in _losses(whole)[2:]]
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
         train_judge(sft_export, base_model, tmp_path / "empty", cpu_config(output_dir=str(tmp_path / "empty")),
                     resume=True)

@@ -62,27 +62,6 @@ def align_vlm(data: str | Path, model: str | Path, output: str | Path, config: A
 
 
 # ---------------------------------------------------------------------- command line
-def parse_overrides(items: list[str]) -> dict[str, Any]:
-    """``KEY=VALUE`` strings as config fields, values read as YAML; a YAML boolean given to a field that is not
-    a boolean keeps its text (``save_strategy=no`` stays "no")."""
-    import yaml
-
-    from unireward.align.vlm_config import VLMDPOConfig
-
-    fields = VLMDPOConfig.__dataclass_fields__
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise typer.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--set")
-        parsed = yaml.safe_load(value)
-        if isinstance(parsed, bool) and key in fields and "bool" not in str(fields[key].type):
-            parsed = value
-        out[key] = parsed
-    return out
-
-
 def vlm(
     data: Annotated[str, typer.Option(help="Pairs: a `unireward construct` folder, or a TRL preference dataset "
                                            "(hub id, folder, .jsonl/.parquet file).")],
@@ -93,8 +72,9 @@ def vlm(
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override a field: --set max_steps=100.")] = None,
 ) -> None:
     """DPO of a VLM on preference pairs (TRL, images and videos); the output loads as construct's vlm: generator."""
-    from unireward.align.vlm_config import load_vlm_config
+    from unireward.align.vlm_config import VLMDPOConfig, load_vlm_config
+    from unireward.train.cli import parse_overrides
 
-    cfg = load_vlm_config(config, parse_overrides(set_ or []), output_dir=str(output))
+    cfg = load_vlm_config(config, parse_overrides(set_ or [], VLMDPOConfig), output_dir=str(output))
     summary = align_vlm(data, model, output, cfg, resume=resume)
     typer.echo(json.dumps(summary, indent=2, default=str))

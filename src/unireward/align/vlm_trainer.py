@@ -24,24 +24,15 @@ from unireward.align.collate import PreferenceCollator
 from unireward.align.vlm_config import VLMDPOConfig, load_vlm_config
 from unireward.align.vlm_data import load_preference_data
 from unireward.judges.arch import get_arch
-from unireward.train.trainer import freeze_vision_tower, lora_config
+from unireward.train.trainer import CheckpointResumeMixin, freeze_vision_tower, lora_config
 
 
 ALIGN_FILE = "unireward_align.json"
 LOG_FILE = "log.jsonl"
 
 
-class VLMDPOTrainer(DPOTrainer):
+class VLMDPOTrainer(CheckpointResumeMixin, DPOTrainer):
     """`DPOTrainer` whose full-model resume renames checkpoint keys as ``from_pretrained`` does."""
-
-    def _load_from_checkpoint(self, resume_from_checkpoint: str, model: Any = None) -> None:
-        from peft import PeftModel
-
-        target = model if model is not None else self.model
-        if self.is_deepspeed_enabled or self.is_fsdp_enabled or isinstance(target, PeftModel):
-            return super()._load_from_checkpoint(resume_from_checkpoint, model)
-        saved = type(target).from_pretrained(resume_from_checkpoint, dtype=target.dtype)
-        target.load_state_dict(saved.state_dict(), strict=True)
 
 
 class JsonLogCallback(TrainerCallback):

@@ -15,16 +15,23 @@ import typer
 app = typer.Typer(no_args_is_help=True)
 
 
-def parse_overrides(items: list[str]) -> dict[str, Any]:
-    """``KEY=VALUE`` strings as config fields; values are read as YAML (numbers, true/false, lists)."""
+def parse_overrides(items: list[str], config_cls: type | None = None) -> dict[str, Any]:
+    """``KEY=VALUE`` strings as config fields; values are read as YAML (numbers, true/false, lists). A YAML
+    boolean given to a field of `config_cls` that is not a boolean keeps its text, so ``save_strategy=no``
+    stays "no" (YAML would read it as False). Shared by ``train judge`` and ``align``."""
     import yaml
 
-    out = {}
+    fields = getattr(config_cls, "__dataclass_fields__", {})
+    out: dict[str, Any] = {}
     for item in items:
         key, sep, value = item.partition("=")
-        if not sep or not key.strip():
+        key = key.strip()
+        if not sep or not key:
             raise typer.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--set")
-        out[key.strip()] = yaml.safe_load(value)
+        parsed = yaml.safe_load(value)
+        if isinstance(parsed, bool) and key in fields and "bool" not in str(fields[key].type):
+            parsed = value
+        out[key] = parsed
     return out
 
 
@@ -39,7 +46,8 @@ def judge(
 ) -> None:
     """Fine-tune a VLM judge (TRL SFT, answer-only loss); the output folder loads with unireward.load_judge."""
     from unireward.train import load_config, train_judge
+    from unireward.train.config import JudgeSFTConfig
 
-    cfg = load_config(config, parse_overrides(set_ or []), output_dir=str(output))
+    cfg = load_config(config, parse_overrides(set_ or [], JudgeSFTConfig), output_dir=str(output))
     summary = train_judge(data, model, output, cfg, resume=resume)
     typer.echo(json.dumps(summary, indent=2, default=str))

@@ -45,7 +45,25 @@ VISION_MARKERS = ("visual.", "vision_tower.", "vision_model.")
 PROJECTOR_MARKERS = ("merger", "multi_modal_projector")
 
 
-class JudgeSFTTrainer(SFTTrainer):
+class CheckpointResumeMixin:
+    """A full-model resume that renames checkpoint keys as ``from_pretrained`` does.
+
+    transformers 5 saves Qwen-VL and LLaVA weights under their original key names, and `Trainer` reloads
+    them without renaming, so a resumed full fine-tune would silently restart from the base weights. The
+    checkpoint is read through ``from_pretrained`` instead (DeepSpeed, FSDP and PEFT keep their own paths).
+    """
+
+    def _load_from_checkpoint(self, resume_from_checkpoint: str, model: Any = None) -> None:
+        from peft import PeftModel
+
+        target = model if model is not None else self.model
+        if self.is_deepspeed_enabled or self.is_fsdp_enabled or isinstance(target, PeftModel):
+            return super()._load_from_checkpoint(resume_from_checkpoint, model)
+        saved = type(target).from_pretrained(resume_from_checkpoint, dtype=target.dtype)
+        target.load_state_dict(saved.state_dict(), strict=True)
+
+
+class JudgeSFTTrainer(CheckpointResumeMixin, SFTTrainer):
     """`SFTTrainer` drawing its rows with a per-task balanced sampler."""
 
     def __init__(self, *args: Any, task_groups: list[str] | None = None, **kwargs: Any):
