@@ -108,3 +108,12 @@ def test_existing_candidates(tmp_path):
     texts = ExistingCandidates(str(path), task="image_understanding").generate(PromptItem("t", "Why?", 0), 9, 0,
                                                                                tmp_path)
     assert [c.text for c in texts] == ["Because.", "No idea."]
+
+
+def test_an_aligned_pipeline_samples_with_the_settings_it_records(tmp_path):
+    from unireward.construct.generators import _aligned_inference
+
+    (tmp_path / "unireward_align.json").write_text(json.dumps({"inference": {"num_inference_steps": 4,
+                                                                             "guidance_scale": 0.0}}))
+    assert _aligned_inference(str(tmp_path)) == {"num_inference_steps": 4, "guidance_scale": 0.0}
+    assert _aligned_inference(str(tmp_path / "nowhere")) == {} and _aligned_inference("stabilityai/sdxl-turbo") == {}

@@ -15,7 +15,8 @@ Design choices a user will notice:
   is in the run, so a resumed job regenerates exactly what the killed one would have.
 - Batching is within a prompt (``batch_size`` samples per call): the batch a prompt's samples come from
   never depends on its neighbours, which keeps results identical across resumes.
-- SDXL-Turbo (a target containing "turbo") defaults to 1 step and guidance 0, as upstream; other
+- SDXL-Turbo (a target containing "turbo") defaults to 1 step and guidance 0, as upstream; a pipeline
+  written by `unireward align diffusion` samples with the settings it records (aligned Turbo: 4 steps); other
   pipelines use their own defaults unless ``steps``/``guidance`` are given.
 - VLM samples default to temperature 0.7 (upstream). A video prompt is sampled to ``num_frames`` frames
   and fed as a native video input (``video_as=video``) or as that many images (``video_as=frames``).
@@ -194,8 +195,9 @@ class _DiffusersBase(Generator):
     def _call_kwargs(self) -> dict[str, Any]:
         kw: dict[str, Any] = {}
         turbo = "turbo" in self.target.lower()
-        steps = self.opt("steps", 1 if turbo else None)
-        guidance = self.opt("guidance", 0.0 if turbo else None)
+        aligned = _aligned_inference(self.target)  # a pipeline from `unireward align diffusion` says how it samples
+        steps = self.opt("steps", aligned.get("num_inference_steps", 1 if turbo else None))
+        guidance = self.opt("guidance", aligned.get("guidance_scale", 0.0 if turbo else None))
         if steps is not None:
             kw["num_inference_steps"] = steps
         if guidance is not None:
@@ -210,6 +212,15 @@ class _DiffusersBase(Generator):
 
         # CPU generators give the same noise on every device (upstream seeds s..s+9 likewise)
         return [torch.Generator("cpu").manual_seed(s) for s in seeds]
+
+
+def _aligned_inference(target: str) -> dict[str, Any]:
+    """The sampling settings an aligned pipeline records (`unireward_align.json` ``inference``: an aligned
+    SDXL-Turbo samples with 4 steps and guidance 0, upstream's post-DPO settings), or {}."""
+    meta = Path(target) / "unireward_align.json"
+    if not meta.is_file():
+        return {}
+    return json.loads(meta.read_text(encoding="utf-8")).get("inference") or {}
 
 
 class DiffusionSampler(_DiffusersBase):
