@@ -81,62 +81,8 @@ class VLMDPOConfig(DPOConfig):
 
 def load_vlm_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None,
                     **fields: Any) -> VLMDPOConfig:
-    """A `VLMDPOConfig` from a YAML/JSON file, then `overrides`, then keyword `fields` (later wins).
+    """A `VLMDPOConfig` from a YAML/JSON file, then `overrides`, then keyword `fields` (later wins); the rules
+    are `unireward.train.config.load_trainer_config`'s (unknown keys named, no GPU -> use_cpu and no bf16)."""
+    from unireward.train.config import load_trainer_config
 
-    Unknown keys raise an error that names them. Without a GPU, ``use_cpu`` is set and bf16 is off unless
-    the file asks for them, so the upstream defaults run anywhere.
-    """
-    from transformers import HfArgumentParser
-
-    values: dict[str, Any] = {}
-    if path is not None:
-        values.update(_read(Path(path)))
-    values.update(overrides or {})
-    values.update(fields)
-    values.setdefault("output_dir", "aligned")
-    if not _has_accelerator():
-        values.setdefault("use_cpu", True)
-        values.setdefault("bf16", False)
-    try:
-        (config,) = HfArgumentParser(VLMDPOConfig).parse_dict(_coerce(values), allow_extra_keys=False)
-    except ValueError as e:
-        raise ValueError(f"{path or 'config'}: {e}") from None
-    return config
-
-
-def _coerce(values: dict[str, Any]) -> dict[str, Any]:
-    """Numbers written as strings (YAML reads ``5e-7`` as a string) become numbers for numeric fields."""
-    fields = VLMDPOConfig.__dataclass_fields__
-    out = dict(values)
-    for key, value in values.items():
-        if key not in fields or not isinstance(value, str):
-            continue
-        kind = str(fields[key].type)
-        try:
-            if "float" in kind:
-                out[key] = float(value)
-            elif "int" in kind and "str" not in kind:
-                out[key] = int(value)
-        except ValueError:
-            raise ValueError(f"field {key!r} expects a number, got {value!r}") from None
-    return out
-
-
-def _read(path: Path) -> dict[str, Any]:
-    import json
-
-    import yaml
-
-    if not path.is_file():
-        raise FileNotFoundError(f"config file {path} not found")
-    text = path.read_text()
-    data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: a config file must hold a mapping of VLMDPOConfig fields")
-    return data
-
-
-def _has_accelerator() -> bool:
-    import torch
-
-    return torch.cuda.is_available() or (hasattr(torch, "xpu") and torch.xpu.is_available())
+    return load_trainer_config(VLMDPOConfig, path, overrides, output_dir="aligned", **fields)

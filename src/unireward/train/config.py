@@ -86,32 +86,40 @@ class JudgeSFTConfig(SFTConfig):
 
 def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None,
                 **fields: Any) -> JudgeSFTConfig:
-    """A `JudgeSFTConfig` from a YAML/JSON file, then `overrides`, then keyword `fields` (later wins).
+    """A `JudgeSFTConfig` from a YAML/JSON file, then `overrides`, then keyword `fields` (later wins)."""
+    return load_trainer_config(JudgeSFTConfig, path, overrides, output_dir="judge", **fields)
 
-    Unknown keys raise an error that names them. Without a GPU, ``use_cpu`` is set and bf16 is off unless
-    the file asks for them, so the upstream defaults run anywhere.
+
+def load_trainer_config(config_cls: type, path: str | Path | None = None, overrides: dict[str, Any] | None = None,
+                        output_dir: str = "out", **fields: Any) -> Any:
+    """A trainer config (`config_cls`, a TRL/transformers arguments dataclass) from a YAML/JSON file, then
+    `overrides`, then keyword `fields` (later wins); shared by ``train judge`` and ``align``.
+
+    Unknown keys raise an error that names them; numbers written as strings are read as numbers. Without a
+    GPU, ``use_cpu`` is set and bf16 is off unless the file asks for them, so the upstream defaults run
+    anywhere.
     """
     from transformers import HfArgumentParser
 
     values: dict[str, Any] = {}
     if path is not None:
-        values.update(_read(Path(path)))
+        values.update(_read(Path(path), config_cls.__name__))
     values.update(overrides or {})
     values.update(fields)
-    values.setdefault("output_dir", "judge")
+    values.setdefault("output_dir", output_dir)
     if not _has_accelerator():
         values.setdefault("use_cpu", True)
         values.setdefault("bf16", False)
     try:
-        (config,) = HfArgumentParser(JudgeSFTConfig).parse_dict(_coerce(values), allow_extra_keys=False)
+        (config,) = HfArgumentParser(config_cls).parse_dict(_coerce(values, config_cls), allow_extra_keys=False)
     except ValueError as e:
         raise ValueError(f"{path or 'config'}: {e}") from None
     return config
 
 
-def _coerce(values: dict[str, Any]) -> dict[str, Any]:
+def _coerce(values: dict[str, Any], config_cls: type) -> dict[str, Any]:
     """Numbers written as strings (YAML reads ``1e-3`` as a string) become numbers for numeric fields."""
-    fields = JudgeSFTConfig.__dataclass_fields__
+    fields = config_cls.__dataclass_fields__
     out = dict(values)
     for key, value in values.items():
         if key not in fields or not isinstance(value, str):
@@ -127,7 +135,7 @@ def _coerce(values: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _read(path: Path) -> dict[str, Any]:
+def _read(path: Path, what: str) -> dict[str, Any]:
     import json
 
     import yaml
@@ -137,7 +145,7 @@ def _read(path: Path) -> dict[str, Any]:
     text = path.read_text()
     data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: a config file must hold a mapping of JudgeSFTConfig fields")
+        raise ValueError(f"{path}: a config file must hold a mapping of {what} fields")
     return data
 
 
