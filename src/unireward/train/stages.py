@@ -1,0 +1,476 @@
+"""The staged small-VLM recipe: stage 0 vision pretraining and stage 1 alignment, before the judge SFT (stage 2).
+
+    from unireward.train.stages import train_vision, train_align
+    train_vision("runs/s0", base="runs/base")          # stage 0: tower + merger, per-token scene labels
+    train_align("runs/s1", vision="runs/s0")           # stage 1: tower frozen, merger + LM describe images/clips
+    # stage 2: unireward.train.small.train_small_judge(..., base="runs/s1") -> `unireward train judge`'s code path
+
+Real VLMs start from a vision encoder pretrained with its own objective, then align a projector, then
+instruction-tune. At CPU scale the synthetic world (`unireward.synth`) gives the vision objective for free:
+its exact scene labels.
+
+Design choices a user will notice:
+- **Stage 0 supervises every merged visual token** (the output of Qwen2.5-VL's merger, what the language model
+  reads): with 84-px images, 14-px patches merged 2x2, token (r, c) covers grid cell (r, c) exactly, and its
+  labels are the attributes of the object whose centre lies in that cell (shape or "empty", colour, size).
+  Video frames are images to the judge (``video_as="frames"``), so the tower sees one frame at a time: each
+  frame's tokens get the same labels plus "this frame is darkened" (flicker). What changes over a clip
+  (direction and speed, colour change, appears/disappears, jump) needs several frames: a clip head reads the
+  tokens of all frames and predicts it per cell (the cell where each track first shows). Its gradient trains
+  the tower to encode positions precisely enough to see motion. Both heads are linear readouts on the tokens
+  (the clip head an MLP over frames) and are thrown away: the saved folder is the whole Qwen2.5-VL.
+- **Fresh scenes every step, no pool.** The batch of step s is the world's samples (`synth.make_sample`,
+  train split) with indices s*B .. s*B+B-1: never repeated, deterministic, so a resumed run sees exactly the
+  batches it would have. The probe uses the val split's scenes (keys disjoint from training).
+- **Stage 1 freezes the tower (not the merger)** and trains merger + language model, answer-only loss, to
+  describe one or two images or clips in the rationale words the judge data uses (``Image 1 shows: ...``,
+  `synth.dataset.describe`). The probe greedily describes held-out val media and counts exact lines.
+- **Resumable loops with a stateless schedule**: a checkpoint (``WORK/state.pt``: weights, head, optimizer,
+  step, probe history) is written every ``save_every`` steps; the learning rate is a function of the step
+  (warmup, cosine), so resume needs no scheduler state and continues exactly.
+- Plain torch loops rather than TRL: TRL's SFTTrainer wants a dataset; these stages draw data on the fly and
+  stage 0 has no language loss. Stage 2 is the judge SFT of `train_judge`, unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from unireward.synth.dataset import describe
+from unireward.synth.generate import make_sample
+from unireward.synth.render import render_clip, render_scene
+from unireward.synth.world import COLORS, DIRECTIONS, SHAPES, SIZES, Clip, Scene, track_facts
+from unireward.tasks import Form, Task
+
+
+IMAGE_TASKS = [(Task.IMAGE_GENERATION, Form.PAIR), (Task.IMAGE_GENERATION, Form.POINT),
+               (Task.IMAGE_UNDERSTANDING, Form.POINT)]
+VIDEO_TASKS = [(Task.VIDEO_GENERATION, Form.PAIR), (Task.VIDEO_GENERATION, Form.POINT),
+               (Task.VIDEO_UNDERSTANDING, Form.POINT)]
+SHAPE_CLASSES = ("empty", *SHAPES)
+COLOR_CLASSES, SIZE_CLASSES = tuple(COLORS), tuple(SIZES)
+DIRECTION_CLASSES = ("none", *DIRECTIONS)
+SPEED_CLASSES = ("none", "slowly", "quickly")
+EVENT_CLASSES = ("none", "appears", "disappears")
+TOKEN_HEADS = {"shape": len(SHAPE_CLASSES), "color": len(COLOR_CLASSES), "size": len(SIZE_CLASSES), "dark": 2}
+CLIP_HEADS = {"direction": len(DIRECTION_CLASSES), "speed": len(SPEED_CLASSES), "turns": 2,
+              "event": len(EVENT_CLASSES), "jump": 2}
+IGNORE = -100
+
+
+# ------------------------------------------------------------------------------------------ the world's media
+def world_media(kind: str, split: str, index: int, seed: int = 0, difficulty: float = 0.0) -> list[Scene | Clip]:
+    """The images (``kind="image"``) or clips of the world's sample `index`, cycling over the tasks and forms
+    that carry them, so stage 0 and 1 see the scenes the judge data is made of."""
+    tasks = IMAGE_TASKS if kind == "image" else VIDEO_TASKS
+    task, form = tasks[index % len(tasks)]
+    s = make_sample(task, form, split, index // len(tasks), seed=seed, difficulty=difficulty)
+    return list(s.candidates) if task.is_generation else list(s.media)
+
+
+def _grid(size: int, patch: int, merge: int) -> int:
+    return size // (patch * merge)
+
+
+def _cell(cx: float, cy: float, g: int) -> int:
+    return min(g - 1, int(cy * g)) * g + min(g - 1, int(cx * g))
+
+
+def scene_labels(scene: Scene, g: int, dark: bool = False) -> dict[str, np.ndarray]:
+    """Per merged token (g x g, raster order): shape class (0 = empty), colour, size (ignored when empty), dark."""
+    out = {"shape": np.zeros(g * g, np.int64), "color": np.full(g * g, IGNORE), "size": np.full(g * g, IGNORE),
+           "dark": np.full(g * g, int(dark))}
+    for o in scene.objects:
+        k = _cell(o.cx, o.cy, g)
+        out["shape"][k] = 1 + SHAPES.index(o.shape)
+        out["color"][k] = COLOR_CLASSES.index(o.color)
+        out["size"][k] = SIZE_CLASSES.index(o.size)
+    return out
+
+
+def clip_labels(clip: Clip, g: int) -> dict[str, np.ndarray]:
+    """Per cell: what the track first seen in that cell does (direction, speed, colour change, appears or
+    disappears, jump); cells where no track starts say "none"."""
+    out = {k: np.zeros(g * g, np.int64) for k in (*CLIP_HEADS, "starts")}
+    for track in clip.tracks:
+        first = next(s for s in track.states if s is not None)
+        k, f = _cell(first.cx, first.cy, g), track_facts(track)
+        out["direction"][k] = DIRECTION_CLASSES.index(f.direction or "none")
+        out["speed"][k] = SPEED_CLASSES.index(f.speed or "none")
+        out["turns"][k] = int(f.changes_color)
+        out["event"][k] = 1 if f.appears else 2 if f.disappears else 0
+        out["jump"][k] = int(f.jump)
+        out["starts"][k] = 1
+    return out
+
+
+# ------------------------------------------------------------------------------------------ the loop
+@dataclass
+class LoopState:
+    step: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def lr_at(step: int, steps: int, lr: float, warmup: int) -> float:
+    """Linear warmup, then cosine to 10% of `lr` (a function of the step: resume needs no scheduler state)."""
+    if step < warmup:
+        return lr * (step + 1) / warmup
+    t = (step - warmup) / max(1, steps - warmup)
+    return lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, t))))
+
+
+def run_loop(modules: dict[str, nn.Module], params: list[nn.Parameter], loss_fn: Callable[[int], torch.Tensor],
+             probe_fn: Callable[[], dict[str, Any]], work: Path, steps: int, lr: float, warmup: int,
+             probe_every: int, save_every: int, log: Callable[[str], None] = print) -> LoopState:
+    """AdamW over `params` for `steps` steps of `loss_fn(step)`; resumes from ``work/state.pt`` when present;
+    probes every `probe_every` steps and at the end (printed, kept in the history)."""
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
+    state, path = LoopState(), work / "state.pt"
+    if path.is_file():
+        saved = torch.load(path, weights_only=False)
+        for name, m in modules.items():
+            m.load_state_dict(saved["modules"][name])
+        opt.load_state_dict(saved["optim"])
+        state = LoopState(**saved["loop"])
+        log(f"resumed at step {state.step}")
+    start, losses = time.time(), []
+    while state.step < steps:
+        for group in opt.param_groups:
+            group["lr"] = lr_at(state.step, steps, lr, warmup)
+        loss = loss_fn(state.step)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        state.step += 1
+        losses.append(loss.item())
+        if state.step % probe_every == 0 or state.step == steps:
+            probe = probe_fn()
+            entry = {"step": state.step, "loss": round(float(np.mean(losses)), 4),
+                     "seconds": round(time.time() - start, 1), **probe}
+            state.history.append(entry)
+            log(json.dumps(entry))
+            losses = []
+        if state.step % save_every == 0 or state.step == steps:
+            _save_state(path, modules, opt, state)
+    return state
+
+
+def _save_state(path: Path, modules: dict[str, nn.Module], opt: torch.optim.Optimizer, state: LoopState) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save({"modules": {k: m.state_dict() for k, m in modules.items()}, "optim": opt.state_dict(),
+                "loop": asdict(state)}, tmp)
+    tmp.replace(path)
+
+
+# ------------------------------------------------------------------------------------------ stage 0
+class SceneHead(nn.Module):
+    """Linear readouts of each merged token (shape/empty, colour, size, dark frame) and an MLP over a clip's
+    frames that says, per cell, what the track starting there does. Thrown away after stage 0."""
+
+    def __init__(self, dim: int, cells: int, frames: int, hidden: int = 256):
+        super().__init__()
+        self.cells = cells
+        self.token = nn.Linear(dim, sum(TOKEN_HEADS.values()))
+        self.clip = nn.Sequential(nn.Linear(frames * cells * dim, hidden), nn.GELU(),
+                                  nn.Linear(hidden, cells * sum(CLIP_HEADS.values())))
+
+    def split(self, logits: torch.Tensor, heads: dict[str, int]) -> dict[str, torch.Tensor]:
+        out, i = {}, 0
+        for name, n in heads.items():
+            out[name], i = logits[..., i:i + n], i + n
+        return out
+
+    def forward(self, tokens: torch.Tensor, n_clips: int, frames: int) -> tuple[dict, dict]:
+        tok = self.split(self.token(tokens), TOKEN_HEADS)
+        clip_tokens = tokens[tokens.shape[0] - n_clips * frames * self.cells:] if n_clips else tokens[:0]
+        flat = clip_tokens.reshape(n_clips, frames * self.cells * tokens.shape[-1])
+        clip = self.split(self.clip(flat).reshape(n_clips, self.cells, -1), CLIP_HEADS)
+        return tok, clip
+
+
+@dataclass
+class VisionBatch:
+    pixel_values: torch.Tensor
+    grid_thw: torch.Tensor
+    token: dict[str, torch.Tensor]  # per merged token, images first, then clip frames
+    clip: dict[str, torch.Tensor]  # (n_clips, cells)
+    n_clips: int
+
+
+def vision_batch(processor: Any, scenes: list[Scene], clips: list[Clip], size: int, g: int) -> VisionBatch:
+    """Render scenes and clips (clips as frames, as the judge feeds videos) and label every merged token."""
+    images = [render_scene(s, size) for s in scenes]
+    labels = [scene_labels(s, g) for s in scenes]
+    for c in clips:
+        images += render_clip(c, size)
+        labels += [scene_labels(c.frame(t), g, c.brightness[t] < 1.0) for t in range(c.n_frames)]
+    enc = processor.image_processor(images=images, return_tensors="pt")
+    token = {k: torch.as_tensor(np.concatenate([x[k] for x in labels])) for k in TOKEN_HEADS}
+    cl = [clip_labels(c, g) for c in clips]
+    clip = {k: torch.as_tensor(np.stack([x[k] for x in cl])) if cl else torch.zeros(0, g * g, dtype=torch.long)
+            for k in (*CLIP_HEADS, "starts")}
+    return VisionBatch(enc["pixel_values"], enc["image_grid_thw"], token, clip, len(clips))
+
+
+def _ce(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    if (target != IGNORE).sum() == 0:
+        return logits.sum() * 0.0
+    return nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1), ignore_index=IGNORE)
+
+
+def _vision_tokens(model: Any, batch: VisionBatch) -> torch.Tensor:
+    return model.model.visual(batch.pixel_values, grid_thw=batch.grid_thw).pooler_output
+
+
+def vision_loss(model: Any, head: SceneHead, batch: VisionBatch, frames: int) -> torch.Tensor:
+    tok, clip = head(_vision_tokens(model, batch), batch.n_clips, frames)
+    loss = sum(_ce(tok[k], batch.token[k]) for k in TOKEN_HEADS)
+    if batch.n_clips:
+        loss = loss + sum(_ce(clip[k], batch.clip[k]) for k in CLIP_HEADS)
+    return loss
+
+
+@torch.no_grad()
+def vision_probe(model: Any, head: SceneHead, batches: list[VisionBatch], frames: int) -> dict[str, float]:
+    """Accuracy per attribute on held-out scenes: `empty` (object or not, every token), shape/colour/size on
+    tokens holding an object, `dark` on clip frames, the clip attributes on cells where a track starts."""
+    hits: dict[str, list[float]] = {}
+    for b in batches:
+        tok, clip = head(_vision_tokens(model, b), b.n_clips, frames)
+        pred = {k: v.argmax(-1) for k, v in tok.items()}
+        occupied = b.token["shape"] > 0
+        hits.setdefault("empty", []).extend(((pred["shape"] > 0) == occupied).float().tolist())
+        for k in ("shape", "color", "size"):
+            hits.setdefault(k, []).extend((pred[k] == b.token[k])[occupied].float().tolist())
+        n_img = b.token["dark"].shape[0] - b.n_clips * frames * head.cells
+        hits.setdefault("dark", []).extend((pred["dark"] == b.token["dark"])[n_img:].float().tolist())
+        if b.n_clips:
+            starts = b.clip["starts"] > 0
+            for k in CLIP_HEADS:
+                hits.setdefault(k, []).extend((clip[k].argmax(-1) == b.clip[k])[starts].float().tolist())
+    return {k: round(float(np.mean(v)), 4) for k, v in hits.items() if v}
+
+
+@dataclass
+class VisionSettings:
+    """Stage 0 settings: steps, scenes and clips per step, learning rate, probe size, the world's options."""
+
+    steps: int = 600
+    images: int = 16
+    clips: int = 4
+    lr: float = 2e-3
+    warmup: int = 30
+    probe_every: int = 100
+    save_every: int = 100
+    probe_images: int = 96
+    probe_clips: int = 24
+    seed: int = 0
+    difficulty: float = 0.0
+    image_size: int = 84
+
+
+def _draw(kind: str, split: str, start: int, n: int, s: Any) -> list:
+    out: list = []
+    i = start
+    while len(out) < n:
+        out += world_media(kind, split, i, s.seed, s.difficulty)
+        i += 1
+    return out[:n]
+
+
+def train_vision(output: str | Path, base: str | Path, work: str | Path | None = None,
+                 settings: VisionSettings | None = None, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Stage 0: pretrain the vision tower (and merger) of the Qwen2.5-VL at `base` on per-token scene labels.
+
+    Saves the whole model (head dropped) with its processor to `output`; ``work`` (default ``output/../
+    OUTPUT-work``) holds the resumable state. Returns the probe history and timings."""
+    from transformers import AutoProcessor, Qwen2_5_VLForConditionalGeneration
+
+    s = settings or VisionSettings()
+    output, work = Path(output), Path(work or f"{output}-work")
+    torch.manual_seed(s.seed)
+    model = Qwen2_5_VLForConditionalGeneration.from_pretrained(str(base))
+    processor = AutoProcessor.from_pretrained(str(base))
+    vcfg = model.config.vision_config
+    g, frames = _grid(s.image_size, vcfg.patch_size, vcfg.spatial_merge_size), 8
+    head = SceneHead(vcfg.out_hidden_size, g * g, frames)
+    visual = model.model.visual
+    probe_batches = [vision_batch(processor, _draw("image", "val", i * 32, 32, s), _draw("clip", "val", i * 8, 8, s),
+                                  s.image_size, g) for i in range(max(1, s.probe_images // 32))]
+
+    def loss_fn(step: int) -> torch.Tensor:
+        scenes = _draw("image", "train", step * s.images, s.images, s)
+        clips = _draw("clip", "train", step * s.clips, s.clips, s)
+        return vision_loss(model, head, vision_batch(processor, scenes, clips, s.image_size, g), frames)
+
+    def probe() -> dict[str, Any]:
+        visual.eval()
+        try:
+            return {"probe": vision_probe(model, head, probe_batches, frames)}
+        finally:
+            visual.train()
+
+    params = [p for p in visual.parameters()] + list(head.parameters())
+    start = time.time()
+    state = run_loop({"visual": visual, "head": head}, params, loss_fn, probe, work, s.steps, s.lr, s.warmup,
+                     s.probe_every, s.save_every, log)
+    _save_model(model, processor, output, {"stage": 0, "settings": asdict(s), "history": state.history})
+    return {"output": str(output), "steps": state.step, "seconds": round(time.time() - start, 1),
+            "probe": state.history[-1]["probe"] if state.history else None, "history": state.history}
+
+
+def _save_model(model: Any, processor: Any, output: Path, meta: dict[str, Any]) -> None:
+    output.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(output)
+    processor.save_pretrained(output)
+    (output / "stage.json").write_text(json.dumps(meta, indent=2) + "\n")
+
+
+# ------------------------------------------------------------------------------------------ stage 1
+@dataclass
+class AlignSettings:
+    """Stage 1 settings."""
+
+    steps: int = 800
+    batch: int = 8
+    lr: float = 1e-3
+    warmup: int = 40
+    probe_every: int = 200
+    save_every: int = 100
+    probe_n: int = 32
+    seed: int = 0
+    difficulty: float = 0.0
+    image_size: int = 84
+    max_new_tokens: int = 64
+
+
+def describe_example(index: int, split: str, s: Any) -> tuple[list, str, str]:
+    """Example `index`: even indices images, odd clips; one or two of them, the request, and the answer in
+    the rationale words (``Image 1 shows: ...`` / ``The video shows: ...``)."""
+    kind = "image" if index % 2 == 0 else "clip"
+    media = world_media(kind, split, index // 2, s.seed, s.difficulty)
+    noun = "image" if kind == "image" else "video"
+    if len(media) == 1:
+        return media, f"Describe the {noun}.", f"The {noun} shows: {describe(media[0])}."
+    lines = [f"{noun.capitalize()} {i + 1} shows: {describe(m)}." for i, m in enumerate(media)]
+    return media, f"Describe the {noun}s.", "\n".join(lines)
+
+
+def _pictures(media: list, size: int) -> list:
+    out = []
+    for m in media:
+        out += [render_scene(m, size)] if isinstance(m, Scene) else render_clip(m, size)
+    return out
+
+
+def chat_prompt(processor: Any, n_images: int, text: str) -> str:
+    """The judge's layout: one image placeholder per picture (a video is its frames), then the text."""
+    content = [{"type": "image"} for _ in range(n_images)] + [{"type": "text", "text": text}]
+    return processor.apply_chat_template([{"role": "user", "content": content}], add_generation_prompt=True)
+
+
+def align_batch(processor: Any, examples: list[tuple[list, str, str]], size: int) -> dict[str, torch.Tensor]:
+    """Prompt + answer + end token per example, with labels on the answer only."""
+    tok = processor.tokenizer
+    images, texts, answers = [], [], []
+    for media, request, answer in examples:
+        pics = _pictures(media, size)
+        images += pics
+        answers.append(tok(answer + "<|im_end|>", add_special_tokens=False)["input_ids"])
+        texts.append(chat_prompt(processor, len(pics), request) + answer + "<|im_end|>")
+    enc = processor(text=texts, images=images, return_tensors="pt", padding=True, padding_side="right")
+    labels = torch.full_like(enc["input_ids"], IGNORE)
+    for i, ans in enumerate(answers):
+        end = int(enc["attention_mask"][i].sum())
+        labels[i, end - len(ans):end] = enc["input_ids"][i, end - len(ans):end]
+    enc["labels"] = labels
+    return dict(enc)
+
+
+@torch.no_grad()
+def describe_media(model: Any, processor: Any, examples: list[tuple[list, str, str]], size: int,
+                   max_new_tokens: int = 64) -> list[str]:
+    """Greedy descriptions of the examples' media."""
+    texts, images = [], []
+    for media, request, _ in examples:
+        pics = _pictures(media, size)
+        images += pics
+        texts.append(chat_prompt(processor, len(pics), request))
+    enc = processor(text=texts, images=images, return_tensors="pt", padding=True, padding_side="left")
+    out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False)
+    return processor.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+
+
+def align_probe(model: Any, processor: Any, examples: list[tuple[list, str, str]], size: int,
+                max_new_tokens: int = 64) -> dict[str, float]:
+    """Exact description lines on held-out media, for images and for clips, and the share of right words."""
+    said = describe_media(model, processor, examples, size, max_new_tokens)
+    out: dict[str, list[float]] = {"image_lines": [], "clip_lines": [], "words": []}
+    for (media, _, truth), text in zip(examples, said):
+        key = "image_lines" if isinstance(media[0], Scene) else "clip_lines"
+        got, want = text.strip().split("\n"), truth.split("\n")
+        out[key] += [float(i < len(got) and got[i].strip() == w) for i, w in enumerate(want)]
+        tw, gw = truth.split(), text.split()
+        out["words"].append(sum(a == b for a, b in zip(tw, gw)) / len(tw))
+    return {k: round(float(np.mean(v)), 4) for k, v in out.items() if v}
+
+
+def train_align(output: str | Path, vision: str | Path, work: str | Path | None = None,
+                settings: AlignSettings | None = None, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Stage 1: with the stage 0 tower at `vision` frozen, train merger + language model to describe held-out
+    images and clips; saves the model (the small VLM base) and its processor to `output`."""
+    from transformers import AutoProcessor, Qwen2_5_VLForConditionalGeneration
+
+    from unireward.train.trainer import freeze_vision_tower
+
+    s = settings or AlignSettings()
+    output, work = Path(output), Path(work or f"{output}-work")
+    torch.manual_seed(s.seed)
+    model = Qwen2_5_VLForConditionalGeneration.from_pretrained(str(vision))
+    processor = AutoProcessor.from_pretrained(str(vision))
+    freeze_vision_tower(model)
+    params = [p for p in model.parameters() if p.requires_grad]
+    probe_examples = [describe_example(i, "val", s) for i in range(s.probe_n)]
+
+    def loss_fn(step: int) -> torch.Tensor:
+        batch = [describe_example(step * s.batch + i, "train", s) for i in range(s.batch)]
+        return model(**align_batch(processor, batch, s.image_size)).loss
+
+    def probe() -> dict[str, Any]:
+        model.eval()
+        try:
+            return {"probe": align_probe(model, processor, probe_examples, s.image_size, s.max_new_tokens)}
+        finally:
+            model.train()
+
+    model.train()
+    start = time.time()
+    state = run_loop({"model": model}, params, loss_fn, probe, work, s.steps, s.lr, s.warmup, s.probe_every,
+                     s.save_every, log)
+    _save_model(model, processor, output, {"stage": 1, "vision": str(vision), "settings": asdict(s),
+                                           "history": state.history})
+    return {"output": str(output), "steps": state.step, "seconds": round(time.time() - start, 1),
+            "probe": state.history[-1]["probe"] if state.history else None, "history": state.history}
+
+
+def clear_work(work: str | Path) -> None:
+    """Forget a stage's resumable state (a fresh run)."""
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def iter_history(output: str | Path) -> Iterator[dict[str, Any]]:
+    """The probe history a stage wrote into its output folder."""
+    yield from json.loads((Path(output) / "stage.json").read_text())["history"]

@@ -1,0 +1,114 @@
+"""Stage 0 (vision pretraining) and stage 1 (alignment) of the staged small-VLM recipe, at tiny settings:
+labels, a few real steps, the held-out probe, and an interrupted run that resumes to the same weights."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+
+@pytest.fixture(scope="module")
+def small_base(tmp_path_factory) -> str:
+    from unireward.train.small import build_small_base
+
+    return str(build_small_base(tmp_path_factory.mktemp("small") / "base", v_depth=1, layers=1))
+
+
+def test_scene_labels_put_each_object_on_the_token_of_its_cell():
+    from unireward.synth.world import Obj, Scene
+    from unireward.train.stages import COLOR_CLASSES, SHAPE_CLASSES, SIZE_CLASSES, scene_labels
+
+    scene = Scene((Obj("circle", "red", "large", 1 / 6, 1 / 6), Obj("diamond", "blue", "small", 5 / 6, 1 / 2)))
+    lab = scene_labels(scene, 3)
+    assert lab["shape"].tolist() == [SHAPE_CLASSES.index("circle"), 0, 0, 0, 0, SHAPE_CLASSES.index("diamond"), 0,
+                                     0, 0]
+    assert lab["color"][0] == COLOR_CLASSES.index("red") and lab["color"][5] == COLOR_CLASSES.index("blue")
+    assert lab["color"][1] == -100 and lab["size"][5] == SIZE_CLASSES.index("small") and lab["dark"].sum() == 0
+
+
+def test_clip_labels_describe_the_track_from_the_cell_where_it_starts():
+    from unireward.synth.world import Clip, Obj, Track
+    from unireward.train.stages import CLIP_HEADS, DIRECTION_CLASSES, SPEED_CLASSES, clip_labels
+
+    states = tuple(Obj("square", "green", "small", 0.8 - 0.07 * t, 0.5) for t in range(8))
+    lab = clip_labels(Clip((Track(states),), (1.0,) * 8), 3)
+    assert lab["direction"][5] == DIRECTION_CLASSES.index("left") and lab["speed"][5] == SPEED_CLASSES.index("quickly")
+    assert lab["starts"].tolist() == [0, 0, 0, 0, 0, 1, 0, 0, 0]
+    assert all(lab[k][:5].sum() == 0 for k in CLIP_HEADS)
+
+
+def test_align_batch_puts_the_loss_on_the_answer_only(small_base):
+    from transformers import AutoProcessor
+
+    from unireward.train.stages import AlignSettings, align_batch, describe_example
+
+    proc = AutoProcessor.from_pretrained(small_base)
+    examples = [describe_example(i, "train", AlignSettings()) for i in range(2)]
+    batch = align_batch(proc, examples, 84)
+    for i, (_, _, answer) in enumerate(examples):
+        ids = batch["labels"][i][batch["labels"][i] != -100]
+        assert proc.tokenizer.decode(ids) == answer + "<|im_end|>"
+    assert examples[0][2].startswith(("Image 1 shows:", "The image shows:"))
+    assert examples[1][2].startswith(("Video 1 shows:", "The video shows:"))
+
+
+def _interrupt_at(step: int):
+    def log(line: str) -> None:
+        if line.startswith("{") and json.loads(line)["step"] == step:
+            raise KeyboardInterrupt
+
+    return log
+
+
+def _weights(folder) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    return load_file(str(folder / "model.safetensors"))
+
+
+def test_stage0_trains_probes_held_out_scenes_and_resumes_exactly(small_base, tmp_path):
+    from unireward.train.stages import VisionSettings, train_vision
+
+    s = VisionSettings(steps=4, images=4, clips=1, probe_every=1, save_every=2, probe_images=32, probe_clips=8,
+                       warmup=1)
+    full = train_vision(tmp_path / "full", small_base, settings=s, log=lambda _: None)
+    losses = [h["loss"] for h in full["history"]]
+    assert full["steps"] == 4 and losses[-1] < losses[0]  # it learns
+    assert set(full["probe"]) >= {"empty", "shape", "color", "size", "dark", "direction", "speed", "jump"}
+    with pytest.raises(KeyboardInterrupt):  # killed after step 3's probe: the state of step 2 is on disk
+        train_vision(tmp_path / "cut", small_base, settings=s, log=_interrupt_at(3))
+    lines: list[str] = []
+    resumed = train_vision(tmp_path / "cut", small_base, settings=s, log=lines.append)
+    assert lines[0] == "resumed at step 2" and resumed["steps"] == 4
+    assert resumed["history"][-1]["loss"] == full["history"][-1]["loss"]
+    a, b = _weights(tmp_path / "full"), _weights(tmp_path / "cut")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert json.loads((tmp_path / "full" / "stage.json").read_text())["stage"] == 0
+
+
+def test_stage1_freezes_the_tower_trains_the_rest_and_resumes_exactly(small_base, tmp_path):
+    from unireward.train.stages import AlignSettings, train_align
+
+    s = AlignSettings(steps=4, batch=2, probe_every=2, save_every=2, probe_n=2, max_new_tokens=4, warmup=1)
+    full = train_align(tmp_path / "full", small_base, settings=s, log=lambda _: None)
+    assert full["history"][-1]["loss"] < full["history"][0]["loss"]
+    assert set(full["probe"]) == {"image_lines", "clip_lines", "words"}
+    base, after = _weights_of(small_base), _weights(tmp_path / "full")
+    tower = [k for k in base if "visual." in k and "merger" not in k]
+    assert tower and all(torch.equal(base[k], after[k]) for k in tower)  # frozen
+    assert any(not torch.equal(base[k], after[k]) for k in base if "merger" in k)
+    assert any(not torch.equal(base[k], after[k]) for k in base if k.startswith("model.layers."))
+    with pytest.raises(KeyboardInterrupt):
+        train_align(tmp_path / "cut", small_base, settings=s, log=_interrupt_at(4))
+    resumed = train_align(tmp_path / "cut", small_base, settings=s, log=lambda _: None)
+    assert resumed["history"][-1]["loss"] == full["history"][-1]["loss"]
+    b = _weights(tmp_path / "cut")
+    assert all(torch.equal(after[k], b[k]) for k in after)
+
+
+def _weights_of(folder: str) -> dict[str, torch.Tensor]:
+    from pathlib import Path
+
+    return _weights(Path(folder))
