@@ -1,14 +1,23 @@
-"""Train the small synthetic-world judge shipped in assets/small-judge, from scratch, on the CPU.
+"""Train the small synthetic-world judge shipped in assets/small-judge, from scratch, on the CPU: the staged recipe.
 
-    python experiments/train_small_judge.py --output assets/small-judge --work runs/small-judge
+    python experiments/train_small_judge.py --output assets/small-judge --vlm-output assets/small-vlm-base \
+        --work runs/small-judge
 
-Builds the synthetic world (train / val / test), exports the train split as v1 conversations, builds a random
-Qwen2.5-VL of a few million parameters with a tokenizer trained on the synthetic vocabulary and the prompt
-templates, trains it jointly on the four tasks with `unireward train judge`'s code path
-(`unireward.train.small.train_small_judge`, config `src/unireward/train/configs/small-judge.yaml`), then
-judges the held-out test split in logprob mode and prints JSON: per task, pairwise accuracy (all pairs, ties
-included, and non-tie pairs) and the Spearman correlation of pointwise scores with the exact labels, plus
-timings. The same JSON is written to OUTPUT/metrics.json.
+One command, three stages (`unireward.train.small.train_staged`):
+
+0. a random small Qwen2.5-VL (`unireward.train.small.ARCH`, overridable with --arch KEY=VALUE); its vision tower
+   pretrained on the synthetic world's per-merged-token scene labels (`unireward train vision`);
+1. tower frozen, merger + language model trained to describe images and clips (`unireward train align`);
+   the result is copied to --vlm-output (the small VLM base);
+2. judge SFT on all four tasks, both forms, describe-then-decide rationales, task-balanced, through
+   `unireward train judge`'s code path, on N records per task and form (no row seen twice at the step budget);
+   then the held-out test split is judged in reason-logprob mode.
+
+Each stage resumes from its state under --work and prints its held-out probe as it trains. The script prints
+per-stage seconds and probe results, then JSON: per task pairwise accuracy (all pairs, ties included, and
+non-tie pairs) and the Spearman correlation of pointwise scores with the exact labels. The same JSON is written
+to OUTPUT/metrics.json. Capacity variants are measured by running the stages one at a time
+(`unireward train vision`, `unireward train align`, `unireward train judge`).
 """
 
 from __future__ import annotations
@@ -22,26 +31,38 @@ import time
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--output", default="assets/small-judge", help="Folder for the trained judge.")
-    ap.add_argument("--work", default="runs/small-judge", help="Folder for the data, base model and checkpoints.")
-    ap.add_argument("--n-train", type=int, default=3000, help="Training records per task and form.")
+    ap.add_argument("--vlm-output", default=None, help="Folder for a copy of the stage 0-1 model (small VLM base).")
+    ap.add_argument("--work", default="runs/small-judge", help="Folder for the data, stages and checkpoints.")
+    ap.add_argument("--n-train", type=int, default=4000, help="Stage 2 training records per task and form.")
     ap.add_argument("--n-test", type=int, default=100, help="Test records per task and form.")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--difficulty", type=float, default=None, help="Synthetic world difficulty (0 easy, 1 hard; "
                     "default: unireward.train.small.DIFFICULTY).")
+    ap.add_argument("--arch", nargs="*", default=[], metavar="KEY=VALUE", help="ARCH overrides, e.g. layers=6.")
+    ap.add_argument("--vision", nargs="*", default=[], metavar="KEY=VALUE", help="VisionSettings overrides.")
+    ap.add_argument("--align", nargs="*", default=[], metavar="KEY=VALUE", help="AlignSettings overrides.")
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
-                    help="JudgeSFTConfig overrides on top of configs/small-judge.yaml, e.g. max_steps=2000.")
+                    help="Stage 2 JudgeSFTConfig overrides on top of configs/small-judge.yaml, e.g. max_steps=2000.")
+    ap.add_argument("--probe-every", type=int, default=1000, help="Stage 2: judge val records every N steps.")
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
     from unireward.train.cli import parse_overrides
-    from unireward.train.small import DIFFICULTY, train_small_judge
+    from unireward.train.small import DIFFICULTY, train_staged
+    from unireward.train.stages import AlignSettings, VisionSettings
 
     start = time.time()
     difficulty = DIFFICULTY if args.difficulty is None else args.difficulty
-    result = train_small_judge(args.output, args.work, n_train=args.n_train, n_test=args.n_test, seed=args.seed,
-                               difficulty=difficulty, overrides=parse_overrides(args.set))
-    result["total_seconds"] = round(time.time() - start, 1)
-    print(json.dumps(result, indent=2))
+    common = {"seed": args.seed, "difficulty": difficulty}
+    vision = VisionSettings(**{**common, **parse_overrides(args.vision)})
+    align = AlignSettings(**{**common, **parse_overrides(args.align)})
+    result = train_staged(args.output, args.work, vlm_output=args.vlm_output, vision=vision, align=align,
+                          n_train=args.n_train, n_test=args.n_test, seed=args.seed, difficulty=difficulty,
+                          arch=parse_overrides(args.arch), overrides=parse_overrides(args.set),
+                          probe_every=args.probe_every, log=lambda line: print(line, flush=True))
+    result["seconds"]["wall"] = round(time.time() - start, 1)
+    print(json.dumps({"seconds": result["seconds"], "stage0_probe": result["stage0"]["probe"],
+                      "stage1_probe": result["stage1"]["probe"], "test": result["stage2"]["test"]}, indent=2))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,6 @@
-"""`unireward train judge`: fine-tune a VLM judge on a ``trl`` export (see docs/train.md).
+"""`unireward train judge`: fine-tune a VLM judge on a ``trl`` export (see docs/train.md). `unireward train vision`
+and `unireward train align`: stages 0 and 1 of the staged small-VLM recipe (`unireward.train.stages`); stage 2 is
+`train judge` on their output.
 
 Prints the training summary as JSON on stdout. Heavy imports happen inside the command.
 """
@@ -51,3 +53,40 @@ def judge(
     cfg = load_config(config, parse_overrides(set_ or [], JudgeSFTConfig), output_dir=str(output))
     summary = train_judge(data, model, output, cfg, resume=resume)
     typer.echo(json.dumps(summary, indent=2, default=str))
+
+
+def _settings(cls: type, items: list[str] | None) -> Any:
+    values = parse_overrides(items or [], cls)
+    unknown = set(values) - set(cls.__dataclass_fields__)
+    if unknown:
+        raise typer.BadParameter(f"unknown settings {sorted(unknown)}; known: {sorted(cls.__dataclass_fields__)}",
+                                 param_hint="--set")
+    return cls(**values)
+
+
+@app.command()
+def vision(
+    model: Annotated[str, typer.Option(help="A Qwen2.5-VL folder (e.g. unireward.train.small.build_small_base).")],
+    output: Annotated[Path, typer.Option(help="Folder for the model with its pretrained vision tower.")],
+    work: Annotated[Optional[Path], typer.Option(help="Resumable state (default: OUTPUT-work).")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="VisionSettings: --set steps=600.")] = None,
+) -> None:
+    """Stage 0: pretrain the vision tower on the synthetic world's per-token scene labels (resumes from WORK)."""
+    from unireward.train.stages import VisionSettings, train_vision
+
+    summary = train_vision(output, model, work, _settings(VisionSettings, set_), log=typer.echo)
+    typer.echo(json.dumps({k: summary[k] for k in ("output", "steps", "seconds", "probe")}, indent=2))
+
+
+@app.command()
+def align(
+    model: Annotated[str, typer.Option(help="The stage 0 output (a Qwen2.5-VL with a pretrained tower).")],
+    output: Annotated[Path, typer.Option(help="Folder for the aligned small VLM.")],
+    work: Annotated[Optional[Path], typer.Option(help="Resumable state (default: OUTPUT-work).")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="AlignSettings: --set steps=800.")] = None,
+) -> None:
+    """Stage 1: tower frozen, merger + language model learn to describe images and clips (resumes from WORK)."""
+    from unireward.train.stages import AlignSettings, train_align
+
+    summary = train_align(output, model, work, _settings(AlignSettings, set_), log=typer.echo)
+    typer.echo(json.dumps({k: summary[k] for k in ("output", "steps", "seconds", "probe")}, indent=2))

@@ -138,11 +138,17 @@ def build_small_data(work: str | Path, n_train: int = 3000, n_test: int = 100, s
 def train_small_judge(output: str | Path, work: str | Path, n_train: int = 3000, n_test: int = 100,
                       seed: int = 0, difficulty: float = DIFFICULTY, tasks: Sequence[str | Task] | None = None,
                       config: str | Path | None = CONFIG, overrides: dict[str, Any] | None = None,
-                      arch: dict[str, Any] | None = None, eval_mode: str = "generate") -> dict[str, Any]:
+                      arch: dict[str, Any] | None = None, eval_mode: str = "generate",
+                      base: str | Path | None = None, probe_every: int | None = None,
+                      probe_limit: int = 8) -> dict[str, Any]:
     """Build the data, train, evaluate on the test split, and write the judge (`SHIPPED` files) to `output`.
 
     tasks: train on these tasks only (default: all four, jointly). overrides: `JudgeSFTConfig` fields on top
-    of `config`. Returns a summary: timings, steps, and per-task test metrics (`evaluate_judge`).
+    of `config`. base: start from this model folder (e.g. the stage 1 output of `unireward.train.stages`)
+    instead of a fresh random one built with `arch`. probe_every: judge `probe_limit` val records per task and
+    form every N steps while training (the stage 2 probe, printed by the trainer and written to
+    ``work/run/judge_eval.jsonl``). Returns a summary: timings, steps, and per-task test metrics
+    (`evaluate_judge`).
     """
     import unireward as ur
     from unireward.train import load_config, train_judge
@@ -152,10 +158,13 @@ def train_small_judge(output: str | Path, work: str | Path, n_train: int = 3000,
     t0 = time.time()
     paths = build_small_data(work, n_train, n_test, seed, difficulty)
     data_seconds = time.time() - t0
-    base = build_small_base(work / "base", seed=seed, **(arch or {}))
+    base = Path(base) if base else build_small_base(work / "base", seed=seed, **(arch or {}))
     run = work / "run"
     shutil.rmtree(run, ignore_errors=True)
     fields = {"seed": seed, **(overrides or {})}
+    if probe_every:
+        fields.update(eval_records=str(paths["val"]), eval_judge_steps=probe_every, eval_judge_limit=probe_limit,
+                      eval_judge_mode=eval_mode, eval_judge_batch_size=16)
     if tasks:
         fields["tasks"] = [Task.parse(t).value for t in tasks]
     cfg = load_config(config, fields, output_dir=str(run))
@@ -172,8 +181,59 @@ def train_small_judge(output: str | Path, work: str | Path, n_train: int = 3000,
               "steps": summary["steps"], "train_loss": summary["train_loss"], "rows": summary["rows"],
               "tasks": fields.get("tasks", [t.value for t in Task]),
               "settings": {"n_train_per_task_form": n_train, "n_test_per_task_form": n_test, "seed": seed,
-                           "difficulty": difficulty, "arch": {**ARCH, **(arch or {})}, "config": str(config),
+                           "difficulty": difficulty, "base": str(base),
+                           "arch": {**ARCH, **(arch or {})}, "config": str(config),
                            "overrides": overrides or {}, "eval_mode": eval_mode},
               "test": test}
     (output / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
     return result
+
+
+def train_staged(output: str | Path, work: str | Path, vlm_output: str | Path | None = None,
+                 vision: Any = None, align: Any = None, n_train: int = 4000, n_test: int = 100, seed: int = 0,
+                 difficulty: float = DIFFICULTY, arch: dict[str, Any] | None = None,
+                 overrides: dict[str, Any] | None = None, probe_every: int | None = 1000,
+                 eval_mode: str = "reason-logprob", log: Any = print) -> dict[str, Any]:
+    """The staged recipe end to end: a random small Qwen2.5-VL (`arch`), stage 0 vision pretraining and stage 1
+    alignment (`unireward.train.stages`, settings `vision` / `align`), then stage 2, the judge SFT of
+    `train_small_judge` on `n_train` records per task and form, evaluated on the test split in `eval_mode`.
+
+    Every stage resumes from its state under `work`; `vlm_output` receives a copy of the stage 0-1 model (the
+    small VLM base). Prints and returns per-stage seconds and probe results."""
+    from unireward.train.stages import AlignSettings, VisionSettings, train_align, train_vision
+
+    work = Path(work)
+    times: dict[str, float] = {}
+    t = time.time()
+    base = work / "base"
+    if not (base / "config.json").is_file():
+        build_small_base(base, seed=seed, **(arch or {}))
+    times["base"] = time.time() - t
+    t = time.time()
+    vision = vision or VisionSettings(seed=seed, difficulty=difficulty)
+    s0 = train_vision(work / "stage0", base, work / "stage0-work", vision, log)
+    times["stage0"] = time.time() - t
+    log(json.dumps({"stage": 0, "seconds": round(times["stage0"], 1), "probe": s0["probe"]}))
+    t = time.time()
+    align = align or AlignSettings(seed=seed, difficulty=difficulty)
+    s1 = train_align(work / "stage1", work / "stage0", work / "stage1-work", align, log)
+    times["stage1"] = time.time() - t
+    log(json.dumps({"stage": 1, "seconds": round(times["stage1"], 1), "probe": s1["probe"]}))
+    if vlm_output:
+        shutil.copytree(work / "stage1", vlm_output, dirs_exist_ok=True)
+    t = time.time()
+    s2 = train_small_judge(output, work / "stage2", n_train=n_train, n_test=n_test, seed=seed, difficulty=difficulty,
+                           overrides=overrides, eval_mode=eval_mode, base=work / "stage1", probe_every=probe_every)
+    times["stage2"] = time.time() - t
+    summary = {"seconds": {k: round(v, 1) for k, v in times.items()} | {"total": round(sum(times.values()), 1)},
+               "stage0": {k: s0[k] for k in ("steps", "probe", "history")},
+               "stage1": {k: s1[k] for k in ("steps", "probe", "history")},
+               "stage2": s2}
+    Path(output, "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
+    log(json.dumps({"stage": 2, "seconds": round(times["stage2"], 1), "test": _brief(s2["test"])}))
+    return summary
+
+
+def _brief(test: dict[str, Any]) -> dict[str, Any]:
+    """Pairwise accuracy and Spearman per task from an `evaluate_judge` result."""
+    return {k: v for k, v in test.items() if k in ("pair_acc", "spearman", "pair_diff")}
