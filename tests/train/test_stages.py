@@ -112,3 +112,21 @@ def _weights_of(folder: str) -> dict[str, torch.Tensor]:
     from pathlib import Path
 
     return _weights(Path(folder))
+
+
+def test_fast_inputs_equal_the_processor(small_base):
+    from transformers import AutoProcessor
+
+    from unireward.train.stages import AlignSettings, _pictures, chat_prompt, describe_example, encode
+
+    proc = AutoProcessor.from_pretrained(small_base)
+    examples = [describe_example(i, "val", AlignSettings()) for i in range(3)]
+    pics = [_pictures(m, 84) for m, _, _ in examples]
+    texts = [chat_prompt(proc, len(p), q) + a for (_, q, a), p in zip(examples, pics)]
+    images = [im for p in pics for im in p]
+    for side in ("left", "right"):
+        want = proc(text=texts, images=images, return_tensors="pt", padding=True, padding_side=side)
+        got = encode(proc, texts, images, side)
+        assert set(want) <= set(got)
+        for k in want:
+            assert torch.allclose(got[k].float(), want[k].float(), atol=1e-5), k

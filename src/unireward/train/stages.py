@@ -115,6 +115,43 @@ def clip_labels(clip: Clip, g: int) -> dict[str, np.ndarray]:
     return out
 
 
+# ------------------------------------------------------------------------------------------ fast inputs
+def pixel_inputs(processor: Any, images: list) -> tuple[torch.Tensor, torch.Tensor]:
+    """``pixel_values`` and ``image_grid_thw`` exactly as the Qwen2-VL image processor makes them, for images
+    whose sides are multiples of patch x merge inside the pixel budget (no resize: the world's 84-px images);
+    about 10x faster than the processor's general path. Other images go through the processor."""
+    ip = processor.image_processor
+    unit, (w, h) = ip.patch_size * ip.merge_size, images[0].size
+    if (w % unit or h % unit or any(im.size != (w, h) for im in images)
+            or not ip.size["shortest_edge"] <= w * h <= ip.size["longest_edge"]):
+        enc = ip(images=images, return_tensors="pt")
+        return enc["pixel_values"], enc["image_grid_thw"]
+    x = torch.from_numpy(np.stack([np.asarray(im.convert("RGB")) for im in images])).permute(0, 3, 1, 2).float()
+    mean, std = torch.tensor(ip.image_mean).view(1, 3, 1, 1), torch.tensor(ip.image_std).view(1, 3, 1, 1)
+    x = (x * ip.rescale_factor - mean) / std
+    pv, gh, gw = ip.patchify(x, ip.patch_size, ip.merge_size, ip.temporal_patch_size)
+    grid = torch.tensor([[1, gh, gw]] * len(images))
+    return pv.reshape(-1, pv.shape[-1]), grid
+
+
+def encode(processor: Any, texts: list[str], images: list, padding_side: str = "right") -> dict[str, torch.Tensor]:
+    """What ``processor(text=texts, images=images, padding=True)`` returns (tests check they are equal), with
+    the fast pixel path: each ``<|image_pad|>`` becomes as many pads as the image has merged tokens."""
+    pv, grid = pixel_inputs(processor, images)
+    pad, merge = processor.image_token, processor.image_processor.merge_size ** 2
+    counts, out, k = [int(n) // merge for n in grid.prod(-1)], [], 0
+    for text in texts:
+        parts = text.split(pad)
+        expanded = parts[0]
+        for part in parts[1:]:
+            expanded += pad * counts[k] + part
+            k += 1
+        out.append(expanded)
+    enc = processor.tokenizer(out, padding=True, padding_side=padding_side, return_tensors="pt")
+    types = (enc["input_ids"] == processor.image_token_id).long()  # 1 on image tokens (no videos here)
+    return {**enc, "mm_token_type_ids": types, "pixel_values": pv, "image_grid_thw": grid}
+
+
 # ------------------------------------------------------------------------------------------ the loop
 @dataclass
 class LoopState:
@@ -217,12 +254,12 @@ def vision_batch(processor: Any, scenes: list[Scene], clips: list[Clip], size: i
     for c in clips:
         images += render_clip(c, size)
         labels += [scene_labels(c.frame(t), g, c.brightness[t] < 1.0) for t in range(c.n_frames)]
-    enc = processor.image_processor(images=images, return_tensors="pt")
+    pixel_values, grid = pixel_inputs(processor, images)
     token = {k: torch.as_tensor(np.concatenate([x[k] for x in labels])) for k in TOKEN_HEADS}
     cl = [clip_labels(c, g) for c in clips]
     clip = {k: torch.as_tensor(np.stack([x[k] for x in cl])) if cl else torch.zeros(0, g * g, dtype=torch.long)
             for k in (*CLIP_HEADS, "starts")}
-    return VisionBatch(enc["pixel_values"], enc["image_grid_thw"], token, clip, len(clips))
+    return VisionBatch(pixel_values, grid, token, clip, len(clips))
 
 
 def _ce(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -391,7 +428,7 @@ def align_batch(processor: Any, examples: list[tuple[list, str, str]], size: int
         images += pics
         answers.append(tok(answer + "<|im_end|>", add_special_tokens=False)["input_ids"])
         texts.append(chat_prompt(processor, len(pics), request) + answer + "<|im_end|>")
-    enc = processor(text=texts, images=images, return_tensors="pt", padding=True, padding_side="right")
+    enc = encode(processor, texts, images, "right")
     labels = torch.full_like(enc["input_ids"], IGNORE)
     for i, ans in enumerate(answers):
         end = int(enc["attention_mask"][i].sum())
@@ -409,7 +446,7 @@ def describe_media(model: Any, processor: Any, examples: list[tuple[list, str, s
         pics = _pictures(media, size)
         images += pics
         texts.append(chat_prompt(processor, len(pics), request))
-    enc = processor(text=texts, images=images, return_tensors="pt", padding=True, padding_side="left")
+    enc = encode(processor, texts, images, "left")
     out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False)
     return processor.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
 
