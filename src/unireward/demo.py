@@ -5,10 +5,13 @@
 2. loads the small judge shipped in ``assets/small-judge`` (a few-million-parameter Qwen2.5-VL trained from
    scratch on the CPU with ``unireward train judge``), or trains it first with ``--train`` (~20 minutes);
 3. judges every test record through the ordinary judge API (`unireward.predict.predict_file`,
-   generate mode: the small judge describes what it sees, then decides) and scores it with the benchmark
+   reason-logprob mode: the small judge describes what it sees, then the verdict's and score's options are
+   read from one forward pass after its description, which gives margins and expected scores) and scores it
+   with the benchmark
    metrics (`unireward.bench.metrics.compute_metrics` per task: tau, diff, their bootstrap 95% intervals,
-   unparsed answers, confusion counts), and the Spearman correlation of the pointwise scores with the
-   oracle's, which re-reads every image and video from its pixels;
+   unparsed answers, confusion counts), the margins of the pairwise verdicts (2 P(A) - 1: how sure the judge
+   is, on right and on wrong verdicts, and the accuracy of its confident half), and the Spearman correlation
+   of the pointwise scores with the oracle's, which re-reads every image and video from its pixels;
 4. draws a few judged examples with their pictures, and writes ``report.md`` with the plots. The accuracy
    table and bars are drawn by `unireward.bench.report` (`pair_table`, `plot_bars`), as in a benchmark report.
 
@@ -42,7 +45,8 @@ def demo(
     n: Annotated[int, typer.Option(help="Test records per task and form.")] = 40,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic test split.")] = 0,
     examples: Annotated[int, typer.Option(help="Judged examples drawn in the report.")] = 4,
-    mode: Annotated[str, typer.Option(help="Judge decoding mode: logprob or generate.")] = "generate",
+    mode: Annotated[str, typer.Option(help="Judge decoding mode: reason-logprob, logprob or generate.")] = (
+        "reason-logprob"),
     difficulty: Annotated[Optional[float], typer.Option(
         help="Difficulty of the test world (default: the small judge's training difficulty).")] = None,
 ) -> None:
@@ -53,7 +57,7 @@ def demo(
 
 
 def run_demo(output: str | Path = "runs/demo", train: bool = False, judge: str | Path | None = None, n: int = 40,
-             seed: int = 0, examples: int = 4, mode: str = "generate", difficulty: float | None = None,
+             seed: int = 0, examples: int = 4, mode: str = "reason-logprob", difficulty: float | None = None,
              progress: bool = True) -> dict[str, Any]:
     """The demo as a library call; returns the metrics and the report path."""
     import unireward as ur
@@ -98,10 +102,10 @@ def run_demo(output: str | Path = "runs/demo", train: bool = False, judge: str |
 
 def _judge_path(output: Path, train: bool, judge: str | Path | None, progress: bool) -> Path | str:
     if train:
-        from unireward.train.small import train_small_judge
+        from unireward.train.small import train_staged
 
-        summary = train_small_judge(output / "small-judge", output / "train-work")
-        return summary["output"]
+        train_staged(output / "small-judge", output / "train-work")
+        return output / "small-judge"
     if judge is not None:
         return judge
     if not (ASSET / "config.json").is_file():
@@ -126,6 +130,7 @@ def score(rows: list[dict[str, Any]], records_path: Path) -> dict[str, Any]:
         if pair:
             m["pair"] = compute_metrics([{**r, "failed": r.get("error") is not None and r.get("pred") is None}
                                          for r in pair])
+            m["margin"] = margin_summary(pair)
         if point_rows:  # an unscored row (unparsed, or refused by the judge) is counted and its first error kept
             judge_s = [r["score"] for r in point]
             oracle_s = [oracle[r["id"]] for r in point]
@@ -142,6 +147,22 @@ def score(rows: list[dict[str, Any]], records_path: Path) -> dict[str, Any]:
     out["pair_acc"] = float(np.mean(taus)) if taus else None
     out["spearman"] = float(np.mean(rhos)) if rhos else None
     return out
+
+
+def margin_summary(pairs: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """How sure the judge is (|margin|, margin = 2 P(A) - 1) on its right and wrong verdicts, and the accuracy
+    of the more confident half of the pairs (None when the mode gives no probabilities)."""
+    rows = [r for r in pairs if r.get("margin") is not None and r.get("pred") is not None]
+    if not rows:
+        return None
+    size = np.asarray([abs(r["margin"]) for r in rows])
+    right = np.asarray([r["pred"] == r["label"] for r in rows])
+    top = size >= np.median(size)
+    return {"n": len(rows), "mean": float(size.mean()),
+            "right": float(size[right].mean()) if right.any() else None,
+            "wrong": float(size[~right].mean()) if (~right).any() else None,
+            "confident_half_acc": float(right[top].mean()), "other_half_acc": float(right[~top].mean())
+            if (~top).any() else None}
 
 
 def _oracle_scores(rows: list[dict[str, Any]], records_path: Path) -> dict[str, float]:
@@ -275,6 +296,23 @@ def _draw_pair(rec, pred: dict[str, Any], base: Path, path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- report
+def _margin_lines(tasks: dict[str, Any]) -> list[str]:
+    """The margins table (modes with probabilities only)."""
+    rows = [(t, m["margin"]) for t, m in tasks.items() if m.get("margin")]
+    if not rows:
+        return []
+
+    def f(x: float | None) -> str:
+        return "–" if x is None else f"{x:.2f}"
+
+    lines = ["## Margins", "", "| task | n | mean margin | on right verdicts | on wrong verdicts | accuracy, "
+             "confident half | accuracy, other half |", "|---|---|---|---|---|---|---|"]
+    lines += [f"| {t} | {m['n']} | {f(m['mean'])} | {f(m['right'])} | {f(m['wrong'])} | "
+              f"{f(m['confident_half_acc'])} | {f(m['other_half_acc'])} |" for t, m in rows]
+    return lines + ["", "margin = |2 P(A) - 1|, from the verdict's options read in one forward pass after the "
+                        "judge's reasoning; a calibrated judge is surer when it is right.", ""]
+
+
 def write_demo_report(output: Path, metrics: dict[str, Any], plots: dict[str, Path],
                       shown: list[dict[str, Any]]) -> Path:
     from unireward.bench.report import ci_text, pair_table
@@ -288,7 +326,8 @@ def write_demo_report(output: Path, metrics: dict[str, Any], plots: dict[str, Pa
              "## Pairwise accuracy", "", *pair_table("task", {t: m["pair"] for t, m in tasks.items() if "pair" in m}),
              "", "tau counts every pair (a tie is right only when the judge says tie); diff leaves out the tied "
              "pairs; an unparsed answer is wrong in both. Intervals: percentile bootstrap, 1,000 resamples.", "",
-             f"![accuracy]({plots['accuracy'].relative_to(output)})", "", "## Pointwise scores vs the oracle", "",
+             f"![accuracy]({plots['accuracy'].relative_to(output)})", "", *_margin_lines(tasks),
+             "## Pointwise scores vs the oracle", "",
              "| task | n | Spearman [95% CI] | scale | unscored |", "|---|---|---|---|---|"]
     notes = []
     for task, m in tasks.items():
@@ -302,8 +341,10 @@ def write_demo_report(output: Path, metrics: dict[str, Any], plots: dict[str, Pa
                 notes.append(f"- {task}: {p['error']}")
     if notes:
         lines += ["", "Why records were not scored (the first error per task):", "", *notes]
-    how = ("the expected value of the score under its next-token distribution after `Final Score: `"
-           if metrics["mode"] == "logprob" else "the number it writes after `Final Score:`")
+    how = {"logprob": "the expected value of the score under its next-token distribution after `Final Score: `",
+           "reason-logprob": "the expected value of the score under its next-token distribution where the score "
+                             "starts, after the judge has written its description"}.get(
+        metrics["mode"], "the number it writes after `Final Score:`")
     lines += ["", f"The judge's score is {how} ({metrics['mode']} mode).", "",
               f"![scores]({plots['scatter'].relative_to(output)})", "", "## Examples", ""]
     for ex in shown:

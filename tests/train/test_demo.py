@@ -41,17 +41,24 @@ def test_demo_without_a_judge_says_what_to_do(tmp_path, monkeypatch):
 
 
 def test_demo_with_the_shipped_judge_describes_then_decides(tmp_path):
-    """The README's main job on the shipped small judge (generate mode): its answers are parsed, and the
-    report shows them next to the pictures."""
+    """The README's main job on the shipped small judge (reason-logprob mode): it describes, then its verdicts
+    and scores are read with their probabilities; the report shows margins and the answers next to the
+    pictures."""
     from unireward.demo import ASSET, run_demo
 
     out = tmp_path / "demo"
     run_demo(out, n=2, examples=4, progress=False)
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["judge"] == str(ASSET) and metrics["mode"] == "generate"
+    assert metrics["judge"] == str(ASSET) and metrics["mode"] == "reason-logprob"
     rows = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
     assert len(rows) == 16
     assert sum(r.get("pred") is not None or r.get("score") is not None for r in rows) >= 14
+    pairs = [r for r in rows if r["form"] == "pair" and r.get("pred") is not None]
+    assert pairs and all(-1 <= r["margin"] <= 1 for r in pairs)  # probabilities after the reasoning
+    for m in metrics["tasks"].values():
+        margin = m["margin"]
+        assert margin["n"] >= 1 and 0 <= margin["mean"] <= 1
+    assert "## Margins" in (out / "report.md").read_text()
     assert any(r["text"].startswith(("Image 1 shows:", "Video 1 shows:", "The image shows:", "The video shows:"))
                for r in rows)
     assert "The judge's answer:" in (out / "report.md").read_text()
