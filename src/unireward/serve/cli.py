@@ -37,7 +37,8 @@ def serve(
     api_key: Keys = None,
     allow_url_host: UrlHosts = None,
     allow_url_network: UrlNets = None,
-    mode: Annotated[str, typer.Option(help="logprob (continuous rewards, default) or generate.")] = "logprob",
+    mode: Annotated[str, typer.Option(help="logprob (continuous rewards, default), reason-logprob (the same "
+                                           "after the judge's reasoning) or generate.")] = "logprob",
     family: Family = None,
     swap: Swap = False,
     num_frames: NumFrames = None,
