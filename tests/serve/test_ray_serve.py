@@ -38,7 +38,6 @@ def ray_url(tiny_qwen):
         ray.shutdown()
 
 
-@pytest.mark.slow  # about 35 s: starting Ray and two replicas dominates
 def test_two_replicas_serve_the_same_app(ray_url):
     from ray import serve
 
