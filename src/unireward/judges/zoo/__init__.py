@@ -32,6 +32,7 @@ BACKENDS = {
     "blip_reward": "unireward.judges.zoo.blip:BlipReward",
     "qwen2vl_head": "unireward.judges.zoo.qwen_head:QwenRewardHead",
     "ixc_reward": "unireward.judges.zoo.remote:IXCReward",
+    "videoscore": "unireward.judges.zoo.videoscore:VideoScore",
 }
 
 REMOTE_CODE_FLAG = "trust_remote_code=True (commands: UNIREWARD_TRUST_REMOTE_CODE=1)"

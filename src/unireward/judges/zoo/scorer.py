@@ -21,8 +21,12 @@ Design choices a user will notice:
   `check_mode` raises the same message, so the commands fail up front.
 - Bad input (missing or corrupt media, no prompt) fails only its item (``error`` set, no value); a batch
   the model raises on is retried item by item, so one bad item never takes its neighbours down.
+- Generative backends (VideoScore2, LiFT, VisionReward) return `Numbers` (a dict that also carries the
+  model's raw answer, shown in `Score.text` / `Verdict.text`), or a string for an item whose answer could not
+  be parsed: that item gets ``value = None`` and the string as its ``error`` (never a default score).
 - Videos are sampled to ``num_frames`` frames (the judge's config) unless the backend reads the video
-  itself; images are loaded at full resolution (``max_pixels`` is ignored): each backend resizes exactly
+  itself (a backend with ``read_video(src)``, e.g. VideoScore's own frame rule); images are loaded at full
+  resolution (``max_pixels`` is ignored): each backend resizes exactly
   as its reference implementation does.
 """
 
@@ -39,6 +43,14 @@ from unireward.judges.base import Choices, Judge, Request
 from unireward.judges.config import JudgeConfig
 from unireward.media import MediaError, load_image, load_video
 from unireward.tasks import Form, Score, Task, Verdict
+
+
+class Numbers(dict):
+    """Per-dimension numbers of one candidate, plus the model's raw answer (generative backends)."""
+
+    def __init__(self, values: dict[str, float], text: str = ""):
+        super().__init__(values)
+        self.text = text
 
 
 @dataclass
@@ -61,8 +73,9 @@ class Backend(Protocol):
 
     dims: tuple[str, ...]  # names of the numbers it returns, in order (one name for single-score models)
 
-    def score(self, inputs: Sequence[ScorerInput]) -> list[dict[str, float]]:
-        """One dict (dimension -> number) per input; raising fails the whole batch (it is retried singly)."""
+    def score(self, inputs: Sequence[ScorerInput]) -> list[dict[str, float] | str]:
+        """One dict (dimension -> number) per input, or an error message for an input whose answer could not
+        be read; raising fails the whole batch (it is retried singly)."""
         ...
 
 
@@ -99,9 +112,9 @@ class ScoreRule:
 
     def to_score(self, dims: dict[str, float]) -> Score:
         value = self.value(dims)
-        shown = dims if len(dims) > 1 else {}
+        shown = dict(dims) if len(dims) > 1 else {}
         return Score(value, scale=self.scale, dims=shown, normalized=self.normalized(value),
-                     text=_describe_dims(dims))
+                     text=_with_answer(dims))
 
     def to_verdict(self, a: dict[str, float], b: dict[str, float]) -> Verdict:
         """The pairwise verdict from the two candidates' numbers (see the module docstring)."""
@@ -109,7 +122,7 @@ class ScoreRule:
         winner = "tie" if abs(d) <= self.tie_margin else ("A" if d > 0 else "B")
         dims = {k: _sigmoid((a[k] - b[k]) / self.temperature) for k in a} if len(a) > 1 else None
         return Verdict(winner, prob_a=_sigmoid(d / self.temperature), dims=dims,
-                       text=f"A: {_describe_dims(a)}; B: {_describe_dims(b)}")
+                       text=f"A: {_with_answer(a)}; B: {_with_answer(b)}")
 
 
 def _sigmoid(x: float) -> float:
@@ -121,6 +134,11 @@ def _sigmoid(x: float) -> float:
 
 def _describe_dims(dims: dict[str, float]) -> str:
     return ", ".join(f"{k}={v:.4g}" for k, v in dims.items())
+
+
+def _with_answer(dims: dict[str, float]) -> str:
+    answer = getattr(dims, "text", "")
+    return f"{_describe_dims(dims)} [{answer}]" if answer else _describe_dims(dims)
 
 
 class TaskError(ValueError):
@@ -191,7 +209,8 @@ class ScorerJudge(Judge):
             results = self.backend.score(inputs)
             if len(results) != len(inputs):
                 raise RuntimeError(f"the backend returned {len(results)} results for {len(inputs)} inputs")
-            bad = [i for i, r in enumerate(results) if any(not math.isfinite(v) for v in r.values())]
+            bad = [i for i, r in enumerate(results)
+                   if not isinstance(r, str) and any(not math.isfinite(v) for v in r.values())]
             return [f"the model gave a non-finite score {results[i]}" if i in bad else results[i]
                     for i in range(len(results))]
         except Exception as e:  # one bad item must not sink its neighbours: retry singly
@@ -217,7 +236,8 @@ class ScorerJudge(Judge):
             raise ValueError(f"missing {task.modality}")
         if task.modality == "image":
             return [load_image(src)]
-        return load_video(src, self.num_frames)
+        read_video = getattr(self.backend, "read_video", None)
+        return read_video(src) if read_video is not None else load_video(src, self.num_frames)
 
     # ------------------------------------------------------------------ not used by scorers
     def _generate(self, requests: list[Request], max_new_tokens: int) -> list[str]:

@@ -144,3 +144,34 @@ def build_qwen_reward(path: str | Path, kind: str = "hpsv3", seed: int = 0) -> P
     save_file({k: v.contiguous() for k, v in head.state_dict().items()}, path / "reward_head.safetensors")
     (path / "unireward_scorer.json").write_text(json.dumps(meta))
     return path
+
+
+def build_videoscore(path: str | Path, seed: int = 0) -> Path:
+    """A tiny Idefics2 with a 5-way regression head in Mantis' layout (VideoScore v1.1), with an Idefics2
+    processor (no image splitting, 4 tokens per frame) over the Qwen byte-level tokenizer plus Idefics2's
+    image tokens."""
+    from transformers import Idefics2Config, Idefics2ImageProcessor, Idefics2Processor
+
+    from unireward.judges.zoo.videoscore import _classifier_class
+    from unireward.tiny_models import qwen_tokenizer
+
+    path = Path(path)
+    tok = qwen_tokenizer()
+    tok.add_special_tokens({"additional_special_tokens": ["<fake_token_around_image>", "<image>",
+                                                         "<end_of_utterance>"]}, replace_extra_special_tokens=False)
+    images = Idefics2ImageProcessor(do_image_splitting=False, size={"shortest_edge": 28, "longest_edge": 56})
+    cfg = Idefics2Config(
+        text_config=dict(model_type="mistral", hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=2, num_key_value_heads=1, vocab_size=len(tok),
+                         pad_token_id=tok.pad_token_id),
+        vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                           image_size=56, patch_size=14),
+        perceiver_config=dict(hidden_size=32, resampler_n_latents=4, resampler_depth=1, resampler_n_heads=2,
+                              resampler_head_dim=8, num_key_value_heads=1),
+        image_token_id=tok.convert_tokens_to_ids("<image>"), num_labels=5)
+    torch.manual_seed(seed)
+    model = _classifier_class()(cfg).eval()
+    _randomized(model.score, seed)
+    model.save_pretrained(path)
+    Idefics2Processor(image_processor=images, tokenizer=tok, image_seq_len=4).save_pretrained(path)
+    return path
