@@ -130,3 +130,25 @@ def test_fast_inputs_equal_the_processor(small_base):
         assert set(want) <= set(got)
         for k in want:
             assert torch.allclose(got[k].float(), want[k].float(), atol=1e-5), k
+
+
+def test_cli_stage_commands_train_and_resume(small_base, tmp_path):
+    from typer.testing import CliRunner
+
+    from unireward.cli import app
+
+    opts = ["--set", "steps=2", "--set", "images=2", "--set", "clips=1", "--set", "probe_images=32",
+            "--set", "probe_clips=2", "--set", "probe_every=1"]
+    vision = ["train", "vision", "--model", small_base, "--output", str(tmp_path / "s0"), *opts]
+    run = CliRunner().invoke(app, vision)
+    assert run.exit_code == 0, run.output
+    assert '"step": 2' in run.output and json.loads(run.output[run.output.index("{\n"):])["steps"] == 2
+    again = CliRunner().invoke(app, vision)
+    assert "resumed at step 2" in again.output
+    run = CliRunner().invoke(app, ["train", "align", "--model", str(tmp_path / "s0"), "--output", str(tmp_path / "s1"),
+                                   "--set", "steps=1", "--set", "batch=2", "--set", "probe_n=2",
+                                   "--set", "max_new_tokens=2"])
+    assert run.exit_code == 0, run.output
+    assert (tmp_path / "s1" / "model.safetensors").is_file()
+    bad = CliRunner().invoke(app, ["train", "align", "--model", "x", "--output", "y", "--set", "stepz=1"])
+    assert bad.exit_code != 0 and "stepz" in bad.output

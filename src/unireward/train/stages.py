@@ -312,8 +312,8 @@ class VisionSettings:
     warmup: int = 30
     probe_every: int = 100
     save_every: int = 100
-    probe_images: int = 96
-    probe_clips: int = 24
+    probe_images: int = 192
+    probe_clips: int = 48
     seed: int = 0
     difficulty: float = 0.0
     image_size: int = 84
@@ -345,8 +345,10 @@ def train_vision(output: str | Path, base: str | Path, work: str | Path | None =
     g, frames = _grid(s.image_size, vcfg.patch_size, vcfg.spatial_merge_size), 8
     head = SceneHead(vcfg.out_hidden_size, g * g, frames)
     visual = model.model.visual
-    probe_batches = [vision_batch(processor, _draw("image", "val", i * 32, 32, s), _draw("clip", "val", i * 8, 8, s),
-                                  s.image_size, g) for i in range(max(1, s.probe_images // 32))]
+    n_batches = max(1, s.probe_images // 32)
+    per = max(1, s.probe_clips // n_batches)
+    probe_batches = [vision_batch(processor, _draw("image", "val", i * 32, 32, s),
+                                  _draw("clip", "val", i * per, per, s), s.image_size, g) for i in range(n_batches)]
 
     def loss_fn(step: int) -> torch.Tensor:
         scenes = _draw("image", "train", step * s.images, s.images, s)
