@@ -196,4 +196,4 @@ def test_remote_code_needs_the_flag(monkeypatch):
 
 def test_planned_entries_say_so():
     with pytest.raises(ValueError, match="not implemented yet"):
-        ur.load_judge("LiFT-Critic")
+        ur.load_judge("VisionReward-Image")

@@ -78,3 +78,92 @@ def test_videoscore_by_hand_batched_and_on_an_mp4(videoscore_dir, clips):
     assert v.winner == ("A" if sa > sb else "B") and v.prob_a == pytest.approx(1 / (1 + math.exp(-(sa - sb))))
     bad = j.score_batch([{"task": "video_generation", "prompt": "x", "candidate": "/nonexistent.mp4"}])[0]
     assert bad.value is None and "nonexistent.mp4" in bad.error
+
+
+# ---------------------------------------------------------------------------------------------- VideoScore2
+@pytest.fixture(scope="module")
+def videoscore2_dir(tmp_path_factory):
+    from unireward.tiny_models import build_qwen2_5_vl
+
+    return str(build_qwen2_5_vl(tmp_path_factory.mktemp("vs2") / "m"))
+
+
+def test_videoscore2_reads_the_authors_answer_format_by_hand(videoscore2_dir):
+    from transformers import AutoTokenizer
+
+    from unireward.judges.zoo.generative import parse_videoscore2, read_videoscore2, soft_score
+
+    tok = AutoTokenizer.from_pretrained(videoscore2_dir)
+    answer = ("The clip is sharp. visual quality: 4; \ntext-to-video alignment: 3,\n"
+              "physical/common-sense consistency: 2")
+    assert parse_videoscore2(answer) == (4, 3, 2)
+    assert parse_videoscore2("visual quality: 4; text-to-video alignment: 3") is None
+    ids = tok.encode(answer, add_special_tokens=False)
+    torch.manual_seed(0)
+    steps = [torch.randn(len(tok)) for _ in ids]
+    digit = {s: tok.encode(str(s), add_special_tokens=False)[0] for s in range(1, 6)}
+    got = read_videoscore2(tok, answer, ids, steps)
+    for dim, written in zip(("visual_quality", "text_alignment", "physical_consistency"), (4, 3, 2)):
+        k = [i for i, t in enumerate(ids) if t == digit[written]][-1 if dim != "visual_quality" else 0]
+        p = torch.softmax(steps[k], -1)
+        probs = {s: p[t].item() for s, t in digit.items()}
+        best = max(probs, key=probs.get)
+        assert got[dim] == pytest.approx(best * probs[best] / sum(probs.values()), rel=1e-5)
+        assert soft_score(tok, steps[k]) == pytest.approx(got[dim])
+    assert got.text == answer
+    hard = read_videoscore2(tok, answer, ids, steps, reading="hard")
+    assert dict(hard) == {"visual_quality": 4.0, "text_alignment": 3.0, "physical_consistency": 2.0}
+    assert "unparseable" in read_videoscore2(tok, "no scores here", [], [])
+
+
+def test_videoscore2_loads_prompts_and_generates_batched(videoscore2_dir, clips):
+    frames, mp4 = clips
+    j = ur.load_judge("VideoScore2", source=videoscore2_dir, device="cpu", batch_size=2, num_frames=4,
+                      max_new_tokens=6)
+    be = j.backend
+    x = ScorerInput(PROMPTS[0], Task.VIDEO_GENERATION, frames[0])
+    text = be.processor.apply_chat_template(be.messages(x), add_generation_prompt=True, tokenize=False)
+    assert "<|video_pad|>" in text and "text prompt: \na red fox." in text and text.endswith("<|im_start|>assistant\n")
+    batch = be.encode([x, ScorerInput(PROMPTS[1], Task.VIDEO_GENERATION, frames[1])])
+    assert batch["input_ids"].shape[0] == 2 and "pixel_values_videos" in batch
+    scores = j.score_batch([{"task": "video_generation", "prompt": p, "candidate": v}
+                            for p, v in zip(PROMPTS, [frames[0], frames[1], mp4])])
+    # a random tiny model does not write the three scores: each item fails alone, with the answer, never a default
+    assert all(s.value is None and "unparseable VideoScore2 answer" in s.error for s in scores)
+    v = j.compare("video_generation", PROMPTS[0], frames[0], mp4)
+    assert v.winner is None and v.error.startswith("A:")
+
+
+# ---------------------------------------------------------------------------------------------- LiFT, VisionReward
+def test_lift_reading_by_hand_and_the_missing_package_error():
+    from unireward.judges.zoo.generative import lift_label_score, read_lift
+
+    # the authors' demo answers (LiFT demo/critic_output_13b.json, video 1)
+    answers = ["Bad. The video does not show the panda wearing a futuristic spacesuit as mentioned in the caption.",
+               "Bad. The panda's limbs are missing in the video, and there are issues with the facial generation.",
+               "Normal. The panda's movements in the video are basically normal, with slight coordination issues."]
+    n = read_lift(answers)
+    assert dict(n) == {"semantic_consistency": 0.05, "fidelity": 0.05, "motion": 0.2}
+    assert ur.judges.zoo.scorer.ScoreRule(scale=(0.05, 0.9), aggregate="mean").value(n) == pytest.approx(0.1)
+    assert lift_label_score("Good. No obvious problems.") == 0.9
+    assert lift_label_score("Normal, though Bad lighting") == 0.2  # the reference checks Normal first
+    with pytest.raises(ValueError, match="llava"):
+        ur.load_judge("LiFT-Critic", device="cpu")
+
+
+def test_visionreward_needs_the_flag_and_sums_its_checklist(monkeypatch):
+    from unireward.judges.zoo.generative import checklist_score, second_frames
+
+    monkeypatch.delenv("UNIREWARD_TRUST_REMOTE_CODE", raising=False)
+    with pytest.raises(ValueError, match="trust_remote_code=True"):
+        ur.load_judge("VisionReward")
+    w = [0.5, 0.25, 0.125, 0.125]
+    assert checklist_score(["yes", "no", "yes", "Yes"], w) == pytest.approx((0.5 - 0.25 + 0.125 - 0.125) / 4)
+    a, b = ["yes", "yes", "no", "no"], ["no", "yes", "yes", "no"]
+    diff = sum(((x == "yes") - (y == "yes")) * 2 * wi for x, y, wi in zip(a, b, w))
+    assert (checklist_score(a, w) > checklist_score(b, w)) == (diff > 0)  # the reference's compare
+    with pytest.raises(ValueError, match="weights"):
+        checklist_score(["yes"], w)
+    ts = [i / 8 for i in range(30)]  # 8 fps, 3.6 s: seconds 0..4 -> closest frames 0, 8, 16, 24, 29
+    assert second_frames(ts) == [0, 8, 16, 24, 29]
+    assert second_frames(ts, max_frames=2) == [0, 8]

@@ -12,6 +12,8 @@ Design choices a user will notice:
 - Entries that run their authors' code from the hub (``remote_code = true``) load only with
   ``trust_remote_code=True`` (or ``UNIREWARD_TRUST_REMOTE_CODE=1`` for the commands); without it the error
   names the flag.
+- Generative entries (VideoScore2, LiFT) take the judge's ``max_new_tokens`` when it is set (else the
+  entry's own budget).
 - Entries whose in-process loading is not implemented yet (``backend = "planned"``) are listed by
   ``unireward models`` with their published numbers, and loading them says so and what to use instead.
 """
@@ -19,6 +21,7 @@ Design choices a user will notice:
 from __future__ import annotations
 
 import importlib
+import inspect
 import os
 from typing import Any
 
@@ -33,6 +36,9 @@ BACKENDS = {
     "qwen2vl_head": "unireward.judges.zoo.qwen_head:QwenRewardHead",
     "ixc_reward": "unireward.judges.zoo.remote:IXCReward",
     "videoscore": "unireward.judges.zoo.videoscore:VideoScore",
+    "videoscore2": "unireward.judges.zoo.generative:VideoScore2",
+    "lift_vila": "unireward.judges.zoo.generative:LiFTCritic",
+    "visionreward_video": "unireward.judges.zoo.generative:VisionRewardVideo",
 }
 
 REMOTE_CODE_FLAG = "trust_remote_code=True (commands: UNIREWARD_TRUST_REMOTE_CODE=1)"
@@ -66,7 +72,10 @@ def load_scorer(preset: Any, config: JudgeConfig, source: str | None = None,
     if dtype == "auto":
         dtype = torch.float32 if device == "cpu" else torch.bfloat16
     cls = backend_class(preset.backend)
-    backend = cls(source or preset.hub_id, device, dtype, local=source is not None, **preset.options)
+    options = dict(preset.options)
+    if config.max_new_tokens is not None and "max_new_tokens" in inspect.signature(cls).parameters:
+        options["max_new_tokens"] = config.max_new_tokens  # generative entries: the judge's budget wins
+    backend = cls(source or preset.hub_id, device, dtype, local=source is not None, **options)
     rule = ScoreRule(scale=tuple(preset.scale), normalize=preset.normalize, aggregate=preset.aggregate,
                      temperature=preset.temperature, tie_margin=preset.tie_margin)
     return ScorerJudge(preset.name, backend, rule, preset.tasks, preset.forms, config=config)
