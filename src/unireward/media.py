@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import io
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Union
 
@@ -130,6 +130,9 @@ def resize_to_budget(img: Image.Image, max_pixels: int) -> Image.Image:
     return img.resize((max(1, int(w * f)), max(1, int(h * f))), Image.Resampling.BICUBIC)
 
 
+FrameRule = Callable[[int, int], list[int]]  # (frames in the video, frames wanted) -> indices
+
+
 def uniform_indices(n: int, k: int) -> list[int]:
     """K indices spread evenly over n frames, first and last included (repeats when n < k)."""
     if n <= 0:
@@ -140,22 +143,23 @@ def uniform_indices(n: int, k: int) -> list[int]:
 
 
 def load_video(src: VideoLike, num_frames: int = DEFAULT_FRAMES, max_pixels: int | None = None,
-               name: str | None = None) -> list[Image.Image]:
-    """Sample `num_frames` RGB frames from a video file or a list of frames."""
-    name = name or _name(src)
+               name: str | None = None, indices: FrameRule | None = None) -> list[Image.Image]:
+    """Sample `num_frames` RGB frames from a video file or a list of frames. `indices(n, k)` picks which of
+    the n frames (default `uniform_indices`; a reward model with its own reference rule passes that)."""
+    name, indices = name or _name(src), indices or uniform_indices
     if isinstance(src, (str, Path)):
-        frames = _decode_video(Path(src), num_frames, name)
+        frames = _decode_video(Path(src), num_frames, name, indices)
     elif isinstance(src, Sequence) and not isinstance(src, bytes):
         if len(src) == 0:
             raise MediaError(f"{name}: video has no frames")
-        idx = uniform_indices(len(src), num_frames)
+        idx = indices(len(src), num_frames)
         frames = [load_image(src[i], name=f"{name} frame {i}") for i in idx]
     else:
         raise MediaError(f"{name}: not a video (expected a file path or a list of frames)")
     return [resize_to_budget(f, max_pixels) for f in frames] if max_pixels else frames
 
 
-def _decode_video(path: Path, num_frames: int, name: str) -> list[Image.Image]:
+def _decode_video(path: Path, num_frames: int, name: str, indices: FrameRule) -> list[Image.Image]:
     import av
 
     if not path.is_file():
@@ -168,7 +172,7 @@ def _decode_video(path: Path, num_frames: int, name: str) -> list[Image.Image]:
             n = stream.frames or sum(1 for p in container.demux(stream) if p.size)  # some containers omit it
         if n == 0:
             raise MediaError(f"{name}: video has no frames")
-        wanted = uniform_indices(n, num_frames)
+        wanted = sorted(set(indices(n, num_frames)))
         picked: dict[int, Image.Image] = {}
         with av.open(str(path)) as container:
             for i, frame in enumerate(container.decode(video=0)):
@@ -183,7 +187,7 @@ def _decode_video(path: Path, num_frames: int, name: str) -> list[Image.Image]:
     if not picked:
         raise MediaError(f"{name}: video has no decodable frames")
     last = max(picked)  # a truncated file may hold fewer frames than its header says
-    return [picked.get(i, picked[last]) if i <= last else picked[last] for i in wanted]
+    return [picked.get(i, picked[last]) if i <= last else picked[last] for i in indices(n, num_frames)]
 
 
 def _frame_image(frame) -> Image.Image:

@@ -185,21 +185,24 @@ def score_json(s: Score) -> dict:
 
 
 # ---------------------------------------------------------------------- routes
+async def _judge_route(svc: Service, raw_items: list, form: Form) -> list:
+    """Decode a request's items under its deadline, then judge them in the shared batches."""
+    deadline, dec = svc.check_open(), svc.decoder()
+    build = _pair_item if form == Form.PAIR else _point_item
+    items = await _with_deadline(_all(svc, raw_items, dec, build), deadline, "items", svc.limits)
+    svc.count_media(dec)
+    return await svc.judge_items(form, items, deadline)
+
+
 def _add_judgment_routes(app: Any, svc: Service) -> None:
     @app.post("/v1/compare")
     async def compare(body: CompareRequest) -> dict:
-        deadline, dec = svc.check_open(), svc.decoder()
-        items = await _with_deadline(_all(svc, body.items, dec, _pair_item), deadline, "items", svc.limits)
-        svc.count_media(dec)
-        out = await svc.judge_items(Form.PAIR, items, deadline)
+        out = await _judge_route(svc, body.items, Form.PAIR)
         return {"model": svc.name, "verdicts": [verdict_json(v) for v in out]}
 
     @app.post("/v1/score")
     async def score(body: ScoreRequest) -> dict:
-        deadline, dec = svc.check_open(), svc.decoder()
-        items = await _with_deadline(_all(svc, body.items, dec, _point_item), deadline, "items", svc.limits)
-        svc.count_media(dec)
-        out = await svc.judge_items(Form.POINT, items, deadline)
+        out = await _judge_route(svc, body.items, Form.POINT)
         return {"model": svc.name, "scores": [score_json(s) for s in out]}
 
     @app.post("/v1/group")

@@ -26,7 +26,6 @@ Design choices that differ from the reference script, on purpose:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -36,7 +35,7 @@ from torch import nn
 
 from unireward.judges.zoo.qwen_head import prompt_text
 from unireward.judges.zoo.scorer import ScorerInput
-from unireward.media import MediaError, MissingMediaError, load_image
+from unireward.media import load_video
 
 
 DIMS = ("visual_quality", "temporal_consistency", "dynamic_degree", "text_to_video_alignment",
@@ -53,40 +52,8 @@ def frame_indices(n: int, max_frames: int) -> list[int]:
 
 
 def read_frames(src: Any, max_frames: int) -> list[Image.Image]:
-    """A video file (PyAV) or a list of frames, reduced to the reference's frames."""
-    if isinstance(src, (str, Path)):
-        return _decode(Path(src), max_frames)
-    if isinstance(src, Sequence) and not isinstance(src, bytes) and len(src) > 0:
-        return [load_image(src[i], name=f"<frame {i}>") for i in frame_indices(len(src), max_frames)]
-    raise MediaError(f"<{type(src).__name__}>: not a video (expected a file path or a non-empty list of frames)")
-
-
-def _decode(path: Path, max_frames: int) -> list[Image.Image]:
-    import av
-
-    if not path.is_file():
-        raise MissingMediaError(f"{path}: file not found")
-    try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise MediaError(f"{path}: no video stream")
-            stream = container.streams.video[0]
-            n = stream.frames or sum(1 for p in container.demux(stream) if p.size)
-        wanted = set(frame_indices(n, max_frames))
-        frames = []
-        with av.open(str(path)) as container:
-            for i, frame in enumerate(container.decode(video=0)):
-                if i in wanted:
-                    frames.append(frame.to_image().convert("RGB"))
-                if i >= max(wanted):
-                    break
-    except MediaError:
-        raise
-    except Exception as e:  # av's decoding errors
-        raise MediaError(f"{path}: corrupt or unreadable video ({e})") from None
-    if not frames:
-        raise MediaError(f"{path}: video has no decodable frames")
-    return frames
+    """A video file (PyAV) or a list of frames, reduced to the reference's frames (`frame_indices`)."""
+    return load_video(src, max_frames, indices=frame_indices)
 
 
 def _classifier_class() -> type:
