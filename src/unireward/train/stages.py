@@ -12,7 +12,10 @@ its exact scene labels.
 Design choices a user will notice:
 - **Stage 0 supervises every merged visual token** (the output of Qwen2.5-VL's merger, what the language model
   reads): with 84-px images, 14-px patches merged 2x2, token (r, c) covers grid cell (r, c) exactly, and its
-  labels are the attributes of the object whose centre lies in that cell (shape or "empty", colour, size).
+  labels are the attributes of the object whose centre lies in that cell (shape or "empty", colour, size) and
+  the cell itself (the tower's 2-D rotary embedding is relative: without this the language model must work out
+  where a token is; with 1,500 stage-0 steps and without it, stage 1 described colours and shapes but named
+  the wrong positions).
   Video frames are images to the judge (``video_as="frames"``), so the tower sees one frame at a time: each
   frame's tokens get the same labels plus "this frame is darkened" (flicker). What changes over a clip
   (direction and speed, colour change, appears/disappears, jump) needs several frames: a clip head reads the
@@ -63,7 +66,8 @@ COLOR_CLASSES, SIZE_CLASSES = tuple(COLORS), tuple(SIZES)
 DIRECTION_CLASSES = ("none", *DIRECTIONS)
 SPEED_CLASSES = ("none", "slowly", "quickly")
 EVENT_CLASSES = ("none", "appears", "disappears")
-TOKEN_HEADS = {"shape": len(SHAPE_CLASSES), "color": len(COLOR_CLASSES), "size": len(SIZE_CLASSES), "dark": 2}
+TOKEN_HEADS = {"shape": len(SHAPE_CLASSES), "color": len(COLOR_CLASSES), "size": len(SIZE_CLASSES), "dark": 2,
+               "cell": 9}  # "cell": which grid cell the token covers (g x g classes; 9 for 84-px images)
 CLIP_HEADS = {"direction": len(DIRECTION_CLASSES), "speed": len(SPEED_CLASSES), "turns": 2,
               "event": len(EVENT_CLASSES), "jump": 2}
 IGNORE = -100
@@ -88,9 +92,11 @@ def _cell(cx: float, cy: float, g: int) -> int:
 
 
 def scene_labels(scene: Scene, g: int, dark: bool = False) -> dict[str, np.ndarray]:
-    """Per merged token (g x g, raster order): shape class (0 = empty), colour, size (ignored when empty), dark."""
+    """Per merged token (g x g, raster order): shape class (0 = empty), colour, size (ignored when empty), dark,
+    and the token's own cell (so the tower writes where it is into the token: its 2-D rotary embedding is
+    relative, and without it the language model has to infer positions from its own)."""
     out = {"shape": np.zeros(g * g, np.int64), "color": np.full(g * g, IGNORE), "size": np.full(g * g, IGNORE),
-           "dark": np.full(g * g, int(dark))}
+           "dark": np.full(g * g, int(dark)), "cell": np.arange(g * g)}
     for o in scene.objects:
         k = _cell(o.cx, o.cy, g)
         out["shape"][k] = 1 + SHAPES.index(o.shape)
@@ -220,7 +226,8 @@ class SceneHead(nn.Module):
     def __init__(self, dim: int, cells: int, frames: int, hidden: int = 256):
         super().__init__()
         self.cells = cells
-        self.token = nn.Linear(dim, sum(TOKEN_HEADS.values()))
+        self.token_heads = {**TOKEN_HEADS, "cell": cells}
+        self.token = nn.Linear(dim, sum(self.token_heads.values()))
         self.clip = nn.Sequential(nn.Linear(frames * cells * dim, hidden), nn.GELU(),
                                   nn.Linear(hidden, cells * sum(CLIP_HEADS.values())))
 
@@ -231,7 +238,7 @@ class SceneHead(nn.Module):
         return out
 
     def forward(self, tokens: torch.Tensor, n_clips: int, frames: int) -> tuple[dict, dict]:
-        tok = self.split(self.token(tokens), TOKEN_HEADS)
+        tok = self.split(self.token(tokens), self.token_heads)
         clip_tokens = tokens[tokens.shape[0] - n_clips * frames * self.cells:] if n_clips else tokens[:0]
         flat = clip_tokens.reshape(n_clips, frames * self.cells * tokens.shape[-1])
         clip = self.split(self.clip(flat).reshape(n_clips, self.cells, -1), CLIP_HEADS)
@@ -294,6 +301,7 @@ def vision_probe(model: Any, head: SceneHead, batches: list[VisionBatch], frames
             hits.setdefault(k, []).extend((pred[k] == b.token[k])[occupied].float().tolist())
         n_img = b.token["dark"].shape[0] - b.n_clips * frames * head.cells
         hits.setdefault("dark", []).extend((pred["dark"] == b.token["dark"])[n_img:].float().tolist())
+        hits.setdefault("cell", []).extend((pred["cell"] == b.token["cell"]).float().tolist())
         if b.n_clips:
             starts = b.clip["starts"] > 0
             for k in CLIP_HEADS:
