@@ -167,7 +167,7 @@ def train_small_judge(output: str | Path, work: str | Path, n_train: int = 3000,
                       eval_judge_mode=eval_mode, eval_judge_batch_size=16)
     if tasks:
         fields["tasks"] = [Task.parse(t).value for t in tasks]
-    cfg = load_config(config, fields, output_dir=str(run))
+    cfg = load_config(config, {**fields, "output_dir": str(run)})
     summary = train_judge(paths["sft"], base, run, cfg)
     output.mkdir(parents=True, exist_ok=True)
     for name in SHIPPED:
