@@ -85,4 +85,4 @@ def load_vlm_config(path: str | Path | None = None, overrides: dict[str, Any] | 
     are `unireward.train.config.load_trainer_config`'s (unknown keys named, no GPU -> use_cpu and no bf16)."""
     from unireward.train.config import load_trainer_config
 
-    return load_trainer_config(VLMDPOConfig, path, overrides, output_dir="aligned", **fields)
+    return load_trainer_config(VLMDPOConfig, path, overrides, default_output_dir="aligned", **fields)

@@ -87,11 +87,11 @@ class JudgeSFTConfig(SFTConfig):
 def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None,
                 **fields: Any) -> JudgeSFTConfig:
     """A `JudgeSFTConfig` from a YAML/JSON file, then `overrides`, then keyword `fields` (later wins)."""
-    return load_trainer_config(JudgeSFTConfig, path, overrides, output_dir="judge", **fields)
+    return load_trainer_config(JudgeSFTConfig, path, overrides, default_output_dir="judge", **fields)
 
 
 def load_trainer_config(config_cls: type, path: str | Path | None = None, overrides: dict[str, Any] | None = None,
-                        output_dir: str = "out", **fields: Any) -> Any:
+                        default_output_dir: str = "out", **fields: Any) -> Any:
     """A trainer config (`config_cls`, a TRL/transformers arguments dataclass) from a YAML/JSON file, then
     `overrides`, then keyword `fields` (later wins); shared by ``train judge`` and ``align``.
 
@@ -106,7 +106,7 @@ def load_trainer_config(config_cls: type, path: str | Path | None = None, overri
         values.update(_read(Path(path), config_cls.__name__))
     values.update(overrides or {})
     values.update(fields)
-    values.setdefault("output_dir", output_dir)
+    values.setdefault("output_dir", default_output_dir)
     if not _has_accelerator():
         values.setdefault("use_cpu", True)
         values.setdefault("bf16", False)
