@@ -112,12 +112,12 @@ def test_cli_judge_with_config_file_and_overrides(sft_export, base_model, tmp_pa
     config.write_text("use_cpu: true\nbf16: false\ngradient_checkpointing: false\nsave_strategy: 'no'\n"
                       "per_device_train_batch_size: 4\ngradient_accumulation_steps: 1\ndisable_tqdm: true\n")
     out = tmp_path / "judge"
-    result = CliRunner().invoke(app, ["--data", str(sft_export), "--model", base_model, "--output", str(out),
+    result = CliRunner().invoke(app, ["judge", "--data", str(sft_export), "--model", base_model, "--output", str(out),
                                       "--config", str(config), "--set", "max_steps=2", "--set", "learning_rate=1e-3"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output[result.output.index('{\n  "output"'):])
     assert summary["steps"] == 2 and (out / "model.safetensors").is_file()
-    bad = CliRunner().invoke(app, ["--data", str(sft_export), "--model", base_model, "--output", str(out),
+    bad = CliRunner().invoke(app, ["judge", "--data", str(sft_export), "--model", base_model, "--output", str(out),
                                    "--set", "no_such_field=1"])
     assert bad.exit_code != 0 and "no_such_field" in str(bad.exception)
 
