@@ -32,7 +32,7 @@ def test_models_command_shows_tasks_forms_licence_size():
     res = CliRunner().invoke(app, ["models", "--kind", "scorer"])
     assert res.exit_code == 0
     line = next(x for x in res.output.splitlines() if x.startswith("PickScore "))
-    assert "img-gen" in line and "pair,point" in line and "0.99B" in line and "MIT" in line
+    assert "img-gen" in line and "pair,point" in line and "0.99B" in line and "none stated" in line  # no card licence
     rows = [json.loads(x) for x in CliRunner().invoke(app, ["models", "--json", "--task", "video_generation"])
             .output.splitlines()]
     assert {"VideoReward", "UnifiedReward-7b"} <= {r["name"] for r in rows}
