@@ -167,3 +167,44 @@ def test_visionreward_needs_the_flag_and_sums_its_checklist(monkeypatch):
     ts = [i / 8 for i in range(30)]  # 8 fps, 3.6 s: seconds 0..4 -> closest frames 0, 8, 16, 24, 29
     assert second_frames(ts) == [0, 8, 16, 24, 29]
     assert second_frames(ts, max_frames=2) == [0, 8]
+
+
+# ---------------------------------------------------------------------------------------------- VideoReward release
+@pytest.mark.parametrize("layout", ["full", "lora"])
+def test_videoreward_loads_the_released_layout(tmp_path, monkeypatch, clips, layout):
+    """A tiny VideoReward written as VideoAlign's trainer writes it (model.pth, or adapter + non-LoRA state, keys
+    in transformers 4.45 names, LoRA over a Qwen2-VL with the reward tokens) loads through `source=`: converted
+    (LoRA merged with peft, head and norms from the release), its scores equal the authors' unmerged PEFT model."""
+    from unireward.judges.zoo.videoalign import REWARD_TOKENS
+
+    monkeypatch.setenv("UNIREWARD_CACHE", str(tmp_path / "cache"))
+    root, ref, proc = tiny.build_videoalign_release(tmp_path / "va", layout=layout)
+    j = ur.load_judge("VideoReward", source=str(root), device="cpu", batch_size=2)
+    be = j.backend
+    special = proc.tokenizer.convert_tokens_to_ids(REWARD_TOKENS)
+    assert be.read == "tokens" and be.special_ids == special
+    frames, mp4 = clips
+    vids = [frames[0], frames[1], mp4]
+    scores = j.score_batch([{"task": "video_generation", "prompt": p, "candidate": v} for p, v in zip(PROMPTS, vids)])
+    assert all(s.ok for s in scores), [s.error for s in scores]
+    norm = tiny.VIDEOALIGN_NORM
+    inner, head = ref.base_model.model.model, ref.base_model.model.rm_head
+    for p, v, s in zip(PROMPTS, vids, scores):  # by hand, one video at a time, on the unmerged reference
+        x = ScorerInput(p, Task.VIDEO_GENERATION, j._media(Task.VIDEO_GENERATION, v))  # the judge's frames
+        batch = be.encode([x])
+        text = be.processor.apply_chat_template(be.messages(x), add_generation_prompt=True, tokenize=False)
+        assert proc.tokenizer(text)["input_ids"] == be.processor.tokenizer(text)["input_ids"]
+        with torch.no_grad():
+            logits = head(inner(**batch).last_hidden_state[0])[:, 0]
+        ids = batch["input_ids"][0]
+        raw = [logits[(ids == t).nonzero().item()].item() for t in special]  # one value per reward token
+        expected = {d: (r - norm[f"{d}_mean"]) / norm[f"{d}_std"] for d, r in zip(("VQ", "MQ", "TA"), raw)}
+        assert s.dims == pytest.approx(expected, abs=1e-4)
+        assert s.value == pytest.approx(sum(expected.values()), abs=1e-4)  # Overall = VQ + MQ + TA
+    # the merged weights are W + (alpha / r) B A, computed here from the reference's LoRA modules
+    name = "model.language_model.layers.0.mlp.down_proj"
+    lora = ref.base_model.model.get_submodule(name)
+    merged = lora.base_layer.weight + 8 / 4 * lora.lora_B["default"].weight @ lora.lora_A["default"].weight
+    assert torch.allclose(be.model.get_submodule(name).weight, merged, atol=1e-6)
+    assert not torch.allclose(lora.base_layer.weight, merged, atol=1e-3)  # the LoRA is not a no-op
+    assert (tmp_path / "cache" / "converted" / "videoalign").is_dir()  # converted once, cached

@@ -3,8 +3,11 @@
 Both are ``Qwen2VLRewardModelBT`` (VideoAlign's ``trainer.py``): the Qwen2-VL language model's last hidden
 states go through ``rm_head`` and are read at special reward tokens written in the prompt.
 - VideoReward: three tokens ``<|VQ_reward|>``, ``<|MQ_reward|>``, ``<|TA_reward|>`` in the "detailed_special"
-  prompt, a bias-free ``Linear(hidden, 3)``, dimension i read at token i (the diagonal); each dimension
-  z-normalised with the checkpoint's ``inference_config`` means and stds; Overall = VQ + MQ + TA.
+  prompt, a bias-free ``rm_head``: the released model has ``Linear(hidden, 1)`` read once per token
+  (``read = "tokens"``); VideoAlign also supports ``Linear(hidden, 3)`` with output i read at token i
+  (``read = "diagonal"``). Each dimension is z-normalised with the checkpoint's ``inference_config`` means and
+  stds; Overall = VQ + MQ + TA. The release (LoRA over Qwen2-VL-2B-Instruct) is converted by
+  `unireward.judges.zoo.videoalign`.
 - HPSv3: one ``<|Reward|>`` token, the ``ranknet`` head (hidden-1024-16-2, float32), outputs (mu, sigma);
   the score is mu.
 
@@ -17,7 +20,9 @@ inference code does. Videos are given as a video of the judge's ``num_frames`` f
 On-disk layout read here (``source=`` takes it, and conversions write it): a transformers Qwen2-VL folder
 (model and processor, the special tokens already in the tokenizer), ``reward_head.safetensors`` (the head's
 parameters, without the ``rm_head.`` prefix) and ``unireward_scorer.json`` (``special_tokens``, ``head``,
-``dims``, ``read``, optional ``norm``).
+``dims``, ``read``, optional ``norm``). ``source=`` may also be a local copy of a release in its own layout
+(HPSv3: a folder with ``HPSv3.safetensors``; VideoReward: ``model_config.json`` + ``checkpoint-<step>/``): it is
+converted on first use and cached like a hub download.
 """
 
 from __future__ import annotations
@@ -50,7 +55,10 @@ class QwenRewardHead:
         from safetensors.torch import load_file
         from transformers import AutoProcessor, Qwen2VLForConditionalGeneration
 
-        folder = Path(source) if local else _converted(source, convert)
+        if local and (Path(source) / "unireward_scorer.json").is_file():
+            folder = Path(source)  # already in our layout
+        else:  # a hub id, or a local copy of the release in its own layout: converted once, cached
+            folder = _converted(source, convert)
         meta = json.loads((folder / "unireward_scorer.json").read_text())
         self.dims = tuple(meta["dims"])
         self.read, self.norm = meta.get("read", "diagonal"), meta.get("norm")
@@ -95,7 +103,12 @@ class QwenRewardHead:
         return [self._dims(row) for row in logits]
 
     def _dims(self, row: torch.Tensor) -> dict[str, float]:
-        values = row.diagonal() if self.read == "diagonal" else row[0]
+        if self.read == "diagonal":  # head output i read at reward token i (VideoAlign, output_dim 3)
+            values = row.diagonal()
+        elif self.read == "tokens":  # one output per reward token (VideoAlign, output_dim 1)
+            values = row[:, 0]
+        else:  # "first": all outputs at the first (only) reward token (HPSv3)
+            values = row[0]
         out = {d: float(v) for d, v in zip(self.dims, values)}
         for d, (mean, std) in (self.norm or {}).items():
             out[d] = (out[d] - mean) / std
@@ -114,6 +127,10 @@ def _converted(source: str, convert: str | None) -> Path:
 
     if convert == "hpsv3":
         return converted_folder(source, "hpsv3", lambda out: convert_hpsv3(source, out))
+    if convert == "videoalign":
+        from unireward.judges.zoo.videoalign import convert_videoalign
+
+        return converted_folder(source, "videoalign", lambda out: convert_videoalign(source, out))
     raise ValueError(f"{source}: no conversion {convert!r} for Qwen2-VL reward heads; pass source= a folder in the "
                      "layout described in unireward.judges.zoo.qwen_head")
 
@@ -128,6 +145,9 @@ def rename_qwen2vl(state: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tens
     for key, value in state.items():
         if key.startswith("rm_head."):
             head[key[len("rm_head."):]] = value
+            continue
+        if key.startswith(("model.language_model.", "model.visual.")):  # already transformers 5 names
+            backbone[key] = value
             continue
         for old, new in _QWEN2VL_RENAMES:
             if key.startswith(old) and not key.startswith(new):
