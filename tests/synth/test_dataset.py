@@ -131,3 +131,28 @@ def test_rationales_describe_the_written_pixels(tmp_path):
 def _plain(tmp_path: Path) -> Path:
     build_dataset(tmp_path / "plain", 2, seed=3, splits=("train",))
     return tmp_path / "plain" / "train" / "records.jsonl"
+
+
+def test_check_rationales_grade_each_candidate_before_the_decision(tmp_path):
+    """rationale="checks": one line per candidate whose score is the exact label's, so the verdict is the
+    larger of two adjacent numbers; generation pairs list each candidate's caption elements."""
+    import re
+
+    build_dataset(tmp_path, 8, seed=5, splits=("train",), rationale="checks", difficulty=0.3, video_format="frames")
+    for r in read_records(tmp_path / "train" / "records.jsonl"):
+        checks = [line for line in r.rationale.split("\n") if "which scores" in line]
+        scored = [float(re.search(r"which scores ([\d.]+)\.$", line).group(1)) for line in checks]
+        if r.form == Form.POINT:
+            assert scored == ([] if r.task.is_generation else [r.label["score"]]), r.id
+            continue
+        assert scored == pytest.approx(r.meta["scores"], abs=0.005), r.id
+        want = "tie" if scored[0] == scored[1] else "A" if scored[0] > scored[1] else "B"
+        assert r.label["winner"] == want, r.id
+        if r.task.is_generation:
+            for line, el in zip(checks, r.meta["elements"]):
+                assert all(f"{k}: {v}" in line for k, v in el.items()), r.id
+        else:
+            assert [line.split(" says: ")[1].rsplit(", which", 1)[0] for line in checks] == \
+                [c["text"] for c in r.candidates], r.id
+    with pytest.raises(ValueError, match="none, describe, checks"):
+        build_dataset(tmp_path / "bad", 1, splits=("train",), rationale="explain")

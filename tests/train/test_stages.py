@@ -1,4 +1,5 @@
-"""Stage 0 (vision pretraining) and stage 1 (alignment) of the staged small-VLM recipe, at tiny settings:
+"""Stage 0 (vision pretraining), stage 1 (alignment) and stage 1b (reasoning) of the staged small-VLM recipe, at
+tiny settings:
 labels, a few real steps, the held-out probe, and an interrupted run that resumes to the same weights."""
 
 from __future__ import annotations
@@ -152,3 +153,40 @@ def test_cli_stage_commands_train_and_resume(small_base, tmp_path):
     assert (tmp_path / "s1" / "model.safetensors").is_file()
     bad = CliRunner().invoke(app, ["train", "align", "--model", "x", "--output", "y", "--set", "stepz=1"])
     assert bad.exit_code != 0 and "stepz" in bad.output
+
+
+def test_reason_batch_trains_what_follows_the_descriptions_only(small_base):
+    from transformers import AutoProcessor
+
+    from unireward.train.stages import TASK_FORMS, ReasonSettings, reason_batch, reason_example
+
+    proc = AutoProcessor.from_pretrained(small_base)
+    examples = [reason_example(i, "train", ReasonSettings()) for i in range(len(TASK_FORMS))]
+    assert [(r.task, r.form) for r, *_ in examples] == TASK_FORMS  # one of each task and form per 8 examples
+    batch = reason_batch(proc, examples)
+    assert "pixel_values" not in batch and not (batch["input_ids"] == proc.image_token_id).any()
+    for i, (rec, _, seen, rest) in enumerate(examples):
+        assert " shows: " in seen and " shows: " not in rest
+        ids = batch["labels"][i][batch["labels"][i] != -100]
+        assert proc.tokenizer.decode(ids) == rest + "<|im_end|>"
+    pair_iu = next(rest for r, _, _, rest in examples if r.task.value == "image_understanding" and r.form.value == "pair")
+    assert pair_iu.startswith("The correct answer is: ") and "Answer 1 says: " in pair_iu
+    assert pair_iu.splitlines()[-1] in ("Answer 1 is better.", "Answer 2 is better.")
+
+
+def test_stage1b_trains_the_language_model_only_probes_and_resumes_exactly(small_base, tmp_path):
+    from unireward.train.stages import TASK_FORMS, ReasonSettings, train_reason
+
+    s = ReasonSettings(steps=4, batch=8, probe_every=2, save_every=2, probe_n=1, max_new_tokens=4, warmup=1)
+    full = train_reason(tmp_path / "full", small_base, settings=s, log=lambda _: None)
+    assert full["history"][-1]["loss"] < full["history"][0]["loss"]
+    assert len(full["probe"]) == len(TASK_FORMS) and all(0 <= v <= 1 for v in full["probe"].values())
+    base, after = _weights_of(small_base), _weights(tmp_path / "full")
+    assert all(torch.equal(base[k], after[k]) for k in base if "visual." in k)  # tower and merger untouched
+    assert any(not torch.equal(base[k], after[k]) for k in base if k.startswith("model.layers."))
+    with pytest.raises(KeyboardInterrupt):
+        train_reason(tmp_path / "cut", small_base, settings=s, log=_interrupt_at(4))
+    resumed = train_reason(tmp_path / "cut", small_base, settings=s, log=lambda _: None)
+    assert resumed["history"][-1]["loss"] == full["history"][-1]["loss"]
+    b = _weights(tmp_path / "cut")
+    assert all(torch.equal(after[k], b[k]) for k in after)

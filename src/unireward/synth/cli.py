@@ -20,7 +20,9 @@ def build(output: Annotated[Path, typer.Argument(help="Folder for <split>/record
           image_size: Annotated[int, typer.Option(help="Pixels per side (84 = 3x3 Qwen cells of 28 px).")] = 84,
           splits: Annotated[str, typer.Option(help="Comma-separated: train, val, test.")] = "train,val,test",
           video_format: Annotated[str, typer.Option(help="mp4 or frames.")] = "mp4",
-          rationale: Annotated[bool, typer.Option(help="Add describe-then-decide rationales.")] = False,
+          rationale: Annotated[str, typer.Option(help="Rationales: none, describe (what each image or video "
+                                                       "shows, then the decision) or checks (describe, check "
+                                                       "each candidate on its own line, then decide).")] = "none",
           workers: int = 1) -> None:
     """Build the synthetic world (exact labels; see docs/synth.md) and print the counts."""
     from unireward.synth import build_dataset

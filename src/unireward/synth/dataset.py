@@ -43,18 +43,43 @@ def describe(x: Scene | Clip) -> str:
     return x.key() if isinstance(x, Scene) else describe_clip(clip_facts(x))
 
 
-def rationale(sample: Sample) -> str:
-    """The describe-then-decide rationale of a sample, from its true scenes and clips."""
+def rationale(sample: Sample, checks: bool = False) -> str:
+    """The describe-then-decide rationale of a sample, from its true scenes and clips. With `checks`, each
+    candidate is also checked before the verdict or score (see `check_lines`)."""
     kind = sample.task.modality
     if sample.task.is_generation:
         if sample.form == Form.POINT:
             return f"The {kind} shows: {describe(sample.candidates[0])}."
-        return "\n".join(f"{kind.capitalize()} {i + 1} shows: {describe(c)}." for i, c in enumerate(sample.candidates))
-    return f"The {kind} shows: {describe(sample.media[0])}.\nThe correct answer is: {sample.meta['truth']}."
+        lines = [f"{kind.capitalize()} {i + 1} shows: {describe(c)}." for i, c in enumerate(sample.candidates)]
+    else:
+        lines = [f"The {kind} shows: {describe(sample.media[0])}.", f"The correct answer is: {sample.meta['truth']}."]
+    return "\n".join(lines + (check_lines(sample) if checks else []))
+
+
+def _num(x: float) -> str:
+    return f"{round(float(x), 2):g}"
+
+
+def check_lines(sample: Sample) -> list[str]:
+    """One line per candidate that says how it fares, so the verdict or score is read off adjacent lines:
+    a generation pair lists each candidate's caption elements (``Image 1: red (color): 1, ... , which scores
+    3.67.``; a pointwise generation answer already lists them); an understanding answer is copied and graded
+    (``Answer 1 says: two, which scores 50.``)."""
+    scores = sample.meta.get("scores") or [sample.label["score"]]
+    if sample.task.is_generation:
+        if sample.form == Form.POINT:
+            return []
+        noun = sample.task.modality.capitalize()
+        return [f"{noun} {i + 1}: " + ", ".join(f"{k}: {v}" for k, v in el.items()) + f", which scores {_num(s)}."
+                for i, (el, s) in enumerate(zip(sample.meta["elements"], scores))]
+    if sample.form == Form.POINT:
+        return [f"The response says: {sample.candidates[0]}, which scores {_num(scores[0])}."]
+    return [f"Answer {i + 1} says: {c}, which scores {_num(s)}."
+            for i, (c, s) in enumerate(zip(sample.candidates, scores))]
 
 
 def write_sample(sample: Sample, folder: str | Path, rec_id: str, stem: str, image_size: int = 84,
-                 video_format: str = "mp4", fps: int = 8, with_rationale: bool = False) -> Record:
+                 video_format: str = "mp4", fps: int = 8, with_rationale: bool | str = False) -> Record:
     """Render a sample's media under `folder` and return its record (paths relative to `folder`)."""
     folder = Path(folder)
 
@@ -74,6 +99,27 @@ def write_sample(sample: Sample, folder: str | Path, rec_id: str, stem: str, ima
         return {"video": f"{rel}.mp4"}
 
     (folder / stem).parent.mkdir(parents=True, exist_ok=True)
+    return sample_record(sample, rec_id, put, with_rationale)
+
+
+def rationale_mode(x: bool | str) -> str:
+    """`rationale` options: False/"none", True/"describe" (what each image or video shows, then the
+    decision), "checks" (describe, check each candidate on its own line, then decide)."""
+    mode = {False: "none", True: "describe"}.get(x, x) if isinstance(x, bool) else x
+    if mode not in ("none", "describe", "checks"):
+        raise ValueError(f"rationale must be one of none, describe, checks (or a bool), got {x!r}")
+    return mode
+
+
+def sample_record(sample: Sample, rec_id: str, put: Any = None, with_rationale: bool | str = True) -> Record:
+    """A sample's unified record; `put(x, name)` writes a scene or clip and returns its media entry. Without
+    `put` nothing is rendered and media entries name no file (``{"image": "unrendered"}``): the record of a
+    text-only step (the judge's prompt and answer without its pixels)."""
+    if put is None:
+        def put(x: Any, name: str) -> dict[str, Any]:
+            return {"image" if isinstance(x, Scene) else "video": "unrendered"}
+
+    mode = rationale_mode(with_rationale)
     media = [put(m, "m") for m in sample.media]
     if sample.task.is_generation:
         cands = [{"media": [put(c, "ab"[i])]} for i, c in enumerate(sample.candidates)]
@@ -81,7 +127,7 @@ def write_sample(sample: Sample, folder: str | Path, rec_id: str, stem: str, ima
         cands = [{"text": c} for c in sample.candidates]
     rec = Record(id=rec_id, source="synth", task=sample.task, form=sample.form, prompt=sample.prompt,
                  candidates=cands, media=media, label=sample.label, meta={"key": sample.key, **sample.meta},
-                 rationale=rationale(sample) if with_rationale else None)
+                 rationale=None if mode == "none" else rationale(sample, checks=mode == "checks"))
     rec.validate()
     return rec
 
@@ -113,12 +159,13 @@ def build_dataset(out_dir: str | Path, n_per_task_form: int | Mapping[str, int] 
                   difficulty: float = 0.5, image_size: int = 84, splits: Sequence[str] = ("train", "val", "test"),
                   *, tasks: Sequence[Task | str] = ALL_TASKS, forms: Sequence[Form | str] = ALL_FORMS,
                   n_frames: int = 8, tie_rate: float = 0.1, video_format: str = "mp4", fps: int = 8,
-                  rationale: bool = False, workers: int = 1) -> dict[str, dict[str, int]]:
+                  rationale: bool | str = False, workers: int = 1) -> dict[str, dict[str, int]]:
     """Write `out_dir/<split>/records.jsonl` and media for every (task, form) and split.
 
     n_per_task_form: records per (task, form) in every split, or a mapping split -> that number
         (e.g. {"train": 500, "val": 50, "test": 100}).
-    rationale: give every record a describe-then-decide rationale (see the module docstring).
+    rationale: give every record a describe-then-decide rationale (see the module docstring): True or
+        "describe", or "checks" (each candidate also checked on its own line, `check_lines`).
     Returns {split: {"<task>/<form>": count}}. Deterministic in all arguments except `workers`, which
     changes nothing but speed.
     """
@@ -127,6 +174,7 @@ def build_dataset(out_dir: str | Path, n_per_task_form: int | Mapping[str, int] 
             raise ValueError(f"unknown split {s!r}; valid splits: {', '.join(SPLIT_FRACTIONS)}")
     if video_format not in ("mp4", "frames"):
         raise ValueError(f"video_format must be 'mp4' or 'frames', got {video_format!r}")
+    rationale = rationale_mode(rationale)
     if image_size < 32:
         raise ValueError(f"image_size must be at least 32 pixels, got {image_size}")
     make_sample(Task.IMAGE_GENERATION, Form.POINT, splits[0] if splits else "train", 0, seed, difficulty,

@@ -51,6 +51,7 @@ from unireward.synth.semantics import (
     image_generation_score,
     resolve,
     understanding_score,
+    video_elements,
     video_score,
     winner,
 )
@@ -254,7 +255,9 @@ def image_generation_pair(rng: Rng, cap: ImageCaption, d: float, tie_rate: float
         fa, fb = _image_generation_score(cap, a), _image_generation_score(cap, b)
         if (fa == fb) == tie and fa >= fb:
             break
-    return _pair_sample(rng, Task.IMAGE_GENERATION, cap.text(), a, b, fa, fb, {"broken": [sorted(sa), sorted(sb)]})
+    return _pair_sample(rng, Task.IMAGE_GENERATION, cap.text(), a, b, fa, fb,
+                        {"broken": [sorted(sa), sorted(sb)],
+                         "elements": [image_elements(cap, a), image_elements(cap, b)]})
 
 
 def _pair_slots(rng: Rng, slots: list[str], d: float, tie: bool) -> tuple[set, set]:
@@ -275,7 +278,7 @@ def _pair_sample(rng: Rng, task: Task, prompt: str, better: Any, worse: Any, s_b
     cands, scores = [better, worse], [s_better, s_worse]
     if rng.random() < 0.5:
         cands, scores = cands[::-1], scores[::-1]
-        meta = meta | ({"broken": meta["broken"][::-1]} if "broken" in meta else {})
+        meta = meta | {k: meta[k][::-1] for k in ("broken", "elements") if k in meta}
     return Sample(task, Form.PAIR, prompt, cands, {"winner": winner(*scores)}, media or [],
                   meta=meta | {"scores": scores})
 
@@ -404,7 +407,9 @@ def video_generation_pair(rng: Rng, cap: VideoCaption, d: float, tie_rate: float
         fa, fb = _video_generation_score(cap, a), _video_generation_score(cap, b)
         if (fa == fb) == tie and fa >= fb:
             break
-    return _pair_sample(rng, Task.VIDEO_GENERATION, cap.text(), a, b, fa, fb, {"broken": [sorted(sa), sorted(sb)]})
+    return _pair_sample(rng, Task.VIDEO_GENERATION, cap.text(), a, b, fa, fb,
+                        {"broken": [sorted(sa), sorted(sb)],
+                         "elements": [video_elements(cap, clip_facts(a)), video_elements(cap, clip_facts(b))]})
 
 
 def video_generation_point(rng: Rng, cap: VideoCaption, d: float, n: int) -> Sample:

@@ -1,6 +1,6 @@
-"""`unireward train judge`: fine-tune a VLM judge on a ``trl`` export (see docs/train.md). `unireward train vision`
-and `unireward train align`: stages 0 and 1 of the staged small-VLM recipe (`unireward.train.stages`); stage 2 is
-`train judge` on their output.
+"""`unireward train judge`: fine-tune a VLM judge on a ``trl`` export (see docs/train.md). `unireward train vision`,
+`unireward train align` and `unireward train reason`: stages 0, 1 and 1b of the staged small-VLM recipe
+(`unireward.train.stages`); stage 2 is `train judge` on their output.
 
 Prints the training summary as JSON on stdout. Heavy imports happen inside the command.
 """
@@ -89,4 +89,19 @@ def align(
     from unireward.train.stages import AlignSettings, train_align
 
     summary = train_align(output, model, work, _settings(AlignSettings, set_), log=typer.echo)
+    typer.echo(json.dumps({k: summary[k] for k in ("output", "steps", "seconds", "probe")}, indent=2))
+
+
+@app.command()
+def reason(
+    model: Annotated[str, typer.Option(help="The stage 1 output (or any Qwen2.5-VL of the small recipe).")],
+    output: Annotated[Path, typer.Option(help="Folder for the model whose language model learned the reasoning.")],
+    work: Annotated[Optional[Path], typer.Option(help="Resumable state (default: OUTPUT-work).")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="ReasonSettings: --set steps=6000.")] = None,
+) -> None:
+    """Stage 1b: from text alone (the judge's prompt and the true descriptions), the language model learns what
+    follows them: the correct answer, each candidate's check, the verdict or score (resumes from WORK)."""
+    from unireward.train.stages import ReasonSettings, train_reason
+
+    summary = train_reason(output, model, work, _settings(ReasonSettings, set_), log=typer.echo)
     typer.echo(json.dumps({k: summary[k] for k in ("output", "steps", "seconds", "probe")}, indent=2))

@@ -44,6 +44,7 @@ from unireward.tasks import Task
 
 FAMILY = "v1"
 DIFFICULTY = 0.0  # the synthetic world's difficulty the shipped judge is trained and evaluated at
+RATIONALE = "checks"  # describe, check each candidate on its own line, then decide (synth.dataset.check_lines)
 CONFIG = Path(__file__).parent / "configs" / "small-judge.yaml"
 # text: hidden, layers, heads, kv heads, ffn | vision: hidden, depth, heads, patch, merge | pixels per image
 ARCH = dict(hidden=128, layers=4, heads=4, kv=2, ffn=256, v_hidden=128, v_depth=2, v_heads=4, patch=14, merge=2,
@@ -112,15 +113,17 @@ def build_small_base(path: str | Path, seed: int = 0, tokenizer=None, **arch: An
 
 
 def build_small_data(work: str | Path, n_train: int = 3000, n_test: int = 100, seed: int = 0,
-                     difficulty: float = DIFFICULTY, workers: int = 2) -> dict[str, Path]:
+                     difficulty: float = DIFFICULTY, workers: int = 2, rationale: str = RATIONALE) -> dict[str, Path]:
     """The synthetic world under ``work/synth`` (train, val, test) and its train split exported for TRL under
-    ``work/sft``; reused when already built with the same parameters."""
+    ``work/sft``, with `rationale` ("describe" or "checks", `synth.build_dataset`); reused when already built
+    with the same parameters."""
     from unireward.data.export import build
     from unireward.data.mix import Entry, Recipe
     from unireward.synth import build_dataset
 
     work = Path(work)
-    params = {"n_train": n_train, "n_test": n_test, "seed": seed, "difficulty": difficulty, "rationale": True}
+    params = {"n_train": n_train, "n_test": n_test, "seed": seed, "difficulty": difficulty,
+              "rationale": True if rationale == "describe" else rationale}  # True: the stamp of older builds
     stamp = work / "data.json"
     paths = {"synth": work / "synth", "sft": work / "sft", "val": work / "synth" / "val" / "records.jsonl",
              "test": work / "synth" / "test" / "records.jsonl"}
@@ -128,7 +131,7 @@ def build_small_data(work: str | Path, n_train: int = 3000, n_test: int = 100, s
         return paths
     shutil.rmtree(paths["sft"], ignore_errors=True)
     build_dataset(paths["synth"], {"train": n_train, "val": max(1, n_test // 2), "test": n_test}, seed=seed,
-                  difficulty=difficulty, rationale=True, workers=workers)
+                  difficulty=difficulty, rationale=rationale, workers=workers)
     build(Recipe([Entry(paths["synth"] / "train")], seed=seed), paths["sft"], fmt="trl", family=FAMILY,
           progress=False)
     stamp.write_text(json.dumps(params))
@@ -140,7 +143,7 @@ def train_small_judge(output: str | Path, work: str | Path, n_train: int = 3000,
                       config: str | Path | None = CONFIG, overrides: dict[str, Any] | None = None,
                       arch: dict[str, Any] | None = None, eval_mode: str = "generate",
                       base: str | Path | None = None, probe_every: int | None = None,
-                      probe_limit: int = 8) -> dict[str, Any]:
+                      probe_limit: int = 8, rationale: str = RATIONALE) -> dict[str, Any]:
     """Build the data, train, evaluate on the test split, and write the judge (`SHIPPED` files) to `output`.
 
     tasks: train on these tasks only (default: all four, jointly). overrides: `JudgeSFTConfig` fields on top
@@ -156,7 +159,7 @@ def train_small_judge(output: str | Path, work: str | Path, n_train: int = 3000,
 
     work, output = Path(work), Path(output)
     t0 = time.time()
-    paths = build_small_data(work, n_train, n_test, seed, difficulty)
+    paths = build_small_data(work, n_train, n_test, seed, difficulty, rationale=rationale)
     data_seconds = time.time() - t0
     base = Path(base) if base else build_small_base(work / "base", seed=seed, **(arch or {}))
     run = work / "run"
@@ -181,7 +184,7 @@ def train_small_judge(output: str | Path, work: str | Path, n_train: int = 3000,
               "steps": summary["steps"], "train_loss": summary["train_loss"], "rows": summary["rows"],
               "tasks": fields.get("tasks", [t.value for t in Task]),
               "settings": {"n_train_per_task_form": n_train, "n_test_per_task_form": n_test, "seed": seed,
-                           "difficulty": difficulty, "base": str(base),
+                           "difficulty": difficulty, "rationale": rationale, "base": str(base),
                            "arch": {**ARCH, **(arch or {})}, "config": str(config),
                            "overrides": overrides or {}, "eval_mode": eval_mode},
               "test": test}

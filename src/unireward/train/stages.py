@@ -51,7 +51,7 @@ import torch
 from torch import nn
 
 from unireward.synth.dataset import describe
-from unireward.synth.generate import make_sample
+from unireward.synth.generate import TASK_SHORT, make_sample
 from unireward.synth.render import render_clip, render_scene
 from unireward.synth.world import COLORS, DIRECTIONS, SHAPES, SIZES, Clip, Scene, track_facts
 from unireward.tasks import Form, Task
@@ -508,6 +508,131 @@ def train_align(output: str | Path, vision: str | Path, work: str | Path | None 
     state = run_loop({"model": model}, params, loss_fn, probe, work, s.steps, s.lr, s.warmup, s.probe_every,
                      s.save_every, log)
     _save_model(model, processor, output, {"stage": 1, "vision": str(vision), "settings": asdict(s),
+                                           "history": state.history})
+    return {"output": str(output), "steps": state.step, "seconds": round(time.time() - start, 1),
+            "probe": state.history[-1]["probe"] if state.history else None, "history": state.history}
+
+
+# ------------------------------------------------------------------------------------------ stage 1b
+@dataclass
+class ReasonSettings:
+    """Stage 1b settings (text only: no pixels, so a step is cheap)."""
+
+    steps: int = 3000
+    batch: int = 16  # a multiple of 8 keeps every batch balanced over the 4 tasks x 2 forms
+    lr: float = 1e-3
+    warmup: int = 100
+    probe_every: int = 500
+    save_every: int = 250
+    probe_n: int = 16  # per task and form
+    seed: int = 0
+    difficulty: float = 0.0
+    family: str = "v1"
+    max_new_tokens: int = 128
+    checks: bool = True  # each candidate checked on its own line before the verdict (synth.dataset.check_lines)
+
+
+TASK_FORMS = [(t, f) for t in Task for f in (Form.PAIR, Form.POINT)]
+
+
+def reason_example(index: int, split: str, s: Any) -> tuple[Any, Any, str, str]:
+    """Example `index` (cycling over task x form): its record (nothing rendered), template, what the pixels
+    say (the leading ``... shows: ...`` lines of the rationale) and what follows from it (the rest of the
+    target answer: the correct answer, element lines, verdict or score)."""
+    from unireward.data.export import target_answer, template_for
+    from unireward.synth.dataset import sample_record
+
+    task, form = TASK_FORMS[index % len(TASK_FORMS)]
+    i = index // len(TASK_FORMS)
+    rec = sample_record(make_sample(task, form, split, i, s.seed, s.difficulty),
+                        f"synth/{split}/{task.value}/{form.value}/{i:06d}",
+                        with_rationale="checks" if s.checks else "describe")
+    t = template_for(rec, s.family)
+    lines = target_answer(rec, t).split("\n")
+    k = next(j for j, line in enumerate(lines) if " shows: " not in line)
+    return rec, t, "\n".join(lines[:k]) + "\n", "\n".join(lines[k:])
+
+
+def _reason_prompt(processor: Any, rec: Any, t: Any) -> str:
+    from unireward.data.export import render_prompt
+
+    return chat_prompt(processor, 0, render_prompt(rec, t))
+
+
+def reason_batch(processor: Any, examples: list[tuple]) -> dict[str, torch.Tensor]:
+    """Judge prompt (no pictures) + the true descriptions + the rest of the answer; labels on the rest only:
+    the descriptions need the pixels, everything after them follows from the descriptions and the prompt."""
+    tok = processor.tokenizer
+    heads, texts = [], []
+    for rec, t, seen, rest in examples:
+        head = _reason_prompt(processor, rec, t) + seen
+        heads.append(len(head))
+        texts.append(head + rest + "<|im_end|>")
+    enc = tok(texts, padding=True, padding_side="right", return_tensors="pt", return_offsets_mapping=True)
+    starts = enc.pop("offset_mapping")[..., 0]
+    labels = enc["input_ids"].clone()
+    keep = (starts >= torch.tensor(heads)[:, None]) & enc["attention_mask"].bool()
+    labels[~keep] = IGNORE
+    return {**enc, "labels": labels}
+
+
+@torch.no_grad()
+def reason_probe(model: Any, processor: Any, examples: list[tuple], max_new_tokens: int = 96) -> dict[str, float]:
+    """Given the true descriptions, does the model reach the right answer? Per task: pairwise accuracy (ties
+    included) and the share of pointwise scores exactly right, parsed by the judge's own parser."""
+    from unireward.templates import parse_answer
+
+    texts = [_reason_prompt(processor, rec, t) + seen for rec, t, seen, _ in examples]
+    enc = processor.tokenizer(texts, padding=True, padding_side="left", return_tensors="pt")
+    out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False)
+    said = processor.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+    hits: dict[str, list[float]] = {}
+    for (rec, t, seen, _), text in zip(examples, said):
+        got = parse_answer(t, seen + text)
+        if rec.form == Form.PAIR:
+            ok = got.winner == rec.label["winner"]
+        else:
+            ok = got.value is not None and abs(got.value - float(rec.label["score"])) < 0.01
+        hits.setdefault(f"{TASK_SHORT[rec.task]}_{rec.form.value}", []).append(float(ok))
+    return {k: round(float(np.mean(v)), 4) for k, v in sorted(hits.items())}
+
+
+def train_reason(output: str | Path, model_path: str | Path, work: str | Path | None = None,
+                 settings: ReasonSettings | None = None, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Stage 1b: teach the language model of the VLM at `model_path` the judge's reasoning from text alone:
+    given the prompt and the true descriptions, write what follows (the correct answer, element checks, the
+    verdict or score). Saves the whole model and its processor to `output`."""
+    from transformers import AutoProcessor, Qwen2_5_VLForConditionalGeneration
+
+    from unireward.train.trainer import freeze_vision_tower
+
+    s = settings or ReasonSettings()
+    output, work = Path(output), Path(work or f"{output}-work")
+    torch.manual_seed(s.seed)
+    model = Qwen2_5_VLForConditionalGeneration.from_pretrained(str(model_path))
+    processor = AutoProcessor.from_pretrained(str(model_path))
+    freeze_vision_tower(model)
+    for p in model.model.visual.parameters():  # the merger too: no pixels here
+        p.requires_grad_(False)
+    params = [p for p in model.parameters() if p.requires_grad]
+    probe_examples = [reason_example(i, "val", s) for i in range(s.probe_n * len(TASK_FORMS))]
+
+    def loss_fn(step: int) -> torch.Tensor:
+        return model(**reason_batch(processor, [reason_example(step * s.batch + i, "train", s)
+                                                for i in range(s.batch)])).loss
+
+    def probe() -> dict[str, Any]:
+        model.eval()
+        try:
+            return {"probe": reason_probe(model, processor, probe_examples, s.max_new_tokens)}
+        finally:
+            model.train()
+
+    model.train()
+    start = time.time()
+    state = run_loop({"model": model}, params, loss_fn, probe, work, s.steps, s.lr, s.warmup, s.probe_every,
+                     s.save_every, log)
+    _save_model(model, processor, output, {"stage": "1b", "from": str(model_path), "settings": asdict(s),
                                            "history": state.history})
     return {"output": str(output), "steps": state.step, "seconds": round(time.time() - start, 1),
             "probe": state.history[-1]["probe"] if state.history else None, "history": state.history}
