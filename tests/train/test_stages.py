@@ -165,11 +165,12 @@ def test_reason_batch_trains_what_follows_the_descriptions_only(small_base):
     assert [(r.task, r.form) for r, *_ in examples] == TASK_FORMS  # one of each task and form per 8 examples
     batch = reason_batch(proc, examples)
     assert "pixel_values" not in batch and not (batch["input_ids"] == proc.image_token_id).any()
-    for i, (rec, _, seen, rest) in enumerate(examples):
+    for i, (_, _, seen, rest) in enumerate(examples):
         assert " shows: " in seen and " shows: " not in rest
         ids = batch["labels"][i][batch["labels"][i] != -100]
         assert proc.tokenizer.decode(ids) == rest + "<|im_end|>"
-    pair_iu = next(rest for r, _, _, rest in examples if r.task.value == "image_understanding" and r.form.value == "pair")
+    pair_iu = next(rest for r, _, _, rest in examples
+                   if r.task.value == "image_understanding" and r.form.value == "pair")
     assert pair_iu.startswith("The correct answer is: ") and "Answer 1 says: " in pair_iu
     assert pair_iu.splitlines()[-1] in ("Answer 1 is better.", "Answer 2 is better.")
 
