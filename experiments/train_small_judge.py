@@ -3,13 +3,15 @@
     python experiments/train_small_judge.py --output assets/small-judge --vlm-output assets/small-vlm-base \
         --work runs/small-judge
 
-One command, three stages (`unireward.train.small.train_staged`):
+One command, four stages (`unireward.train.small.train_staged`):
 
 0. a random small Qwen2.5-VL (`unireward.train.small.ARCH`, overridable with --arch KEY=VALUE); its vision tower
    pretrained on the synthetic world's per-merged-token scene labels (`unireward train vision`);
 1. tower frozen, merger + language model trained to describe images and clips (`unireward train align`);
    the result is copied to --vlm-output (the small VLM base);
-2. judge SFT on all four tasks, both forms, describe-then-decide rationales, task-balanced, through
+1b. the language model learns the judge's reasoning from text alone: the judge prompt and the true descriptions,
+   then the correct answer, one check line per candidate, the verdict or score (`unireward train reason`);
+2. judge SFT on all four tasks, both forms, describe-check-decide rationales, task-balanced, through
    `unireward train judge`'s code path, on N records per task and form (no row seen twice at the step budget);
    then the held-out test split is judged in reason-logprob mode.
 
@@ -41,6 +43,7 @@ def main() -> None:
     ap.add_argument("--arch", nargs="*", default=[], metavar="KEY=VALUE", help="ARCH overrides, e.g. layers=6.")
     ap.add_argument("--vision", nargs="*", default=[], metavar="KEY=VALUE", help="VisionSettings overrides.")
     ap.add_argument("--align", nargs="*", default=[], metavar="KEY=VALUE", help="AlignSettings overrides.")
+    ap.add_argument("--reason", nargs="*", default=[], metavar="KEY=VALUE", help="ReasonSettings overrides.")
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                     help="Stage 2 JudgeSFTConfig overrides on top of configs/small-judge.yaml, e.g. max_steps=2000.")
     ap.add_argument("--probe-every", type=int, default=1000, help="Stage 2: judge val records every N steps.")
@@ -49,20 +52,23 @@ def main() -> None:
 
     from unireward.train.cli import parse_overrides
     from unireward.train.small import DIFFICULTY, train_staged
-    from unireward.train.stages import AlignSettings, VisionSettings
+    from unireward.train.stages import AlignSettings, ReasonSettings, VisionSettings
 
     start = time.time()
     difficulty = DIFFICULTY if args.difficulty is None else args.difficulty
     common = {"seed": args.seed, "difficulty": difficulty}
     vision = VisionSettings(**{**common, **parse_overrides(args.vision)})
     align = AlignSettings(**{**common, **parse_overrides(args.align)})
+    reason = ReasonSettings(**{**common, **parse_overrides(args.reason)})
     result = train_staged(args.output, args.work, vlm_output=args.vlm_output, vision=vision, align=align,
+                          reason=reason,
                           n_train=args.n_train, n_test=args.n_test, seed=args.seed, difficulty=difficulty,
                           arch=parse_overrides(args.arch), overrides=parse_overrides(args.set),
                           probe_every=args.probe_every, log=lambda line: print(line, flush=True))
     result["seconds"]["wall"] = round(time.time() - start, 1)
     print(json.dumps({"seconds": result["seconds"], "stage0_probe": result["stage0"]["probe"],
-                      "stage1_probe": result["stage1"]["probe"], "test": result["stage2"]["test"]}, indent=2))
+                      "stage1_probe": result["stage1"]["probe"], "stage1b_probe": result["stage1b"]["probe"],
+                      "test": result["stage2"]["test"]}, indent=2))
 
 
 if __name__ == "__main__":

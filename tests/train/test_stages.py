@@ -191,3 +191,27 @@ def test_stage1b_trains_the_language_model_only_probes_and_resumes_exactly(small
     assert resumed["history"][-1]["loss"] == full["history"][-1]["loss"]
     b = _weights(tmp_path / "cut")
     assert all(torch.equal(after[k], b[k]) for k in after)
+
+
+def test_train_staged_runs_every_stage_and_writes_a_loadable_judge(tmp_path):
+    """The one-command recipe at toy settings: stages 0, 1, 1b and 2 run in order, each reports its probe, the
+    stage 2 data carries check lines, and the judge folder loads and judges."""
+    import unireward as ur
+    from unireward.train.small import train_staged
+    from unireward.train.stages import AlignSettings, ReasonSettings, VisionSettings
+
+    lines: list[str] = []
+    out = train_staged(tmp_path / "judge", tmp_path / "work", vlm_output=tmp_path / "vlm",
+                       vision=VisionSettings(steps=2, images=2, clips=1, probe_images=32, probe_clips=2),
+                       align=AlignSettings(steps=2, batch=2, probe_n=2, max_new_tokens=4),
+                       reason=ReasonSettings(steps=2, batch=8, probe_n=1, max_new_tokens=4),
+                       n_train=2, n_test=2, arch={"layers": 1, "v_depth": 1},
+                       overrides={"max_steps": 2, "per_device_train_batch_size": 2}, probe_every=None,
+                       eval_mode="generate", log=lines.append)
+    stages = [json.loads(x)["stage"] for x in lines if x.startswith('{"stage"')]
+    assert stages == [0, 1, "1b", 2]
+    assert set(out["seconds"]) >= {"stage0", "stage1", "stage1b", "stage2", "total"}
+    assert (tmp_path / "vlm" / "model.safetensors").is_file()
+    rows = (tmp_path / "work" / "stage2" / "sft" / "train.jsonl").read_text()
+    assert "which scores" in rows
+    assert ur.load_judge(tmp_path / "judge").config.family == "v1"

@@ -193,17 +193,26 @@ def train_small_judge(output: str | Path, work: str | Path, n_train: int = 3000,
 
 
 def train_staged(output: str | Path, work: str | Path, vlm_output: str | Path | None = None,
-                 vision: Any = None, align: Any = None, n_train: int = 4000, n_test: int = 100, seed: int = 0,
+                 vision: Any = None, align: Any = None, reason: Any = None, n_train: int = 4000, n_test: int = 100,
+                 seed: int = 0,
                  difficulty: float = DIFFICULTY, arch: dict[str, Any] | None = None,
                  overrides: dict[str, Any] | None = None, probe_every: int | None = 1000,
                  eval_mode: str = "reason-logprob", log: Any = print) -> dict[str, Any]:
-    """The staged recipe end to end: a random small Qwen2.5-VL (`arch`), stage 0 vision pretraining and stage 1
-    alignment (`unireward.train.stages`, settings `vision` / `align`), then stage 2, the judge SFT of
-    `train_small_judge` on `n_train` records per task and form, evaluated on the test split in `eval_mode`.
+    """The staged recipe end to end: a random small Qwen2.5-VL (`arch`), stage 0 vision pretraining, stage 1
+    alignment and stage 1b reasoning from text (`unireward.train.stages`, settings `vision` / `align` /
+    `reason`), then stage 2, the judge SFT of `train_small_judge` on `n_train` records per task and form (with
+    check-line rationales), evaluated on the test split in `eval_mode`.
 
     Every stage resumes from its state under `work`; `vlm_output` receives a copy of the stage 0-1 model (the
     small VLM base). Prints and returns per-stage seconds and probe results."""
-    from unireward.train.stages import AlignSettings, VisionSettings, train_align, train_vision
+    from unireward.train.stages import (
+        AlignSettings,
+        ReasonSettings,
+        VisionSettings,
+        train_align,
+        train_reason,
+        train_vision,
+    )
 
     work = Path(work)
     times: dict[str, float] = {}
@@ -225,12 +234,19 @@ def train_staged(output: str | Path, work: str | Path, vlm_output: str | Path | 
     if vlm_output:
         shutil.copytree(work / "stage1", vlm_output, dirs_exist_ok=True)
     t = time.time()
+    reason = reason or ReasonSettings(seed=seed, difficulty=difficulty)
+    s1b = train_reason(work / "stage1b", work / "stage1", work / "stage1b-work", reason, log)
+    times["stage1b"] = time.time() - t
+    log(json.dumps({"stage": "1b", "seconds": round(times["stage1b"], 1), "probe": s1b["probe"]}))
+    t = time.time()
     s2 = train_small_judge(output, work / "stage2", n_train=n_train, n_test=n_test, seed=seed, difficulty=difficulty,
-                           overrides=overrides, eval_mode=eval_mode, base=work / "stage1", probe_every=probe_every)
+                           overrides=overrides, eval_mode=eval_mode, base=work / "stage1b", probe_every=probe_every,
+                           rationale="checks" if reason.checks else "describe")
     times["stage2"] = time.time() - t
     summary = {"seconds": {k: round(v, 1) for k, v in times.items()} | {"total": round(sum(times.values()), 1)},
                "stage0": {k: s0[k] for k in ("steps", "probe", "history")},
                "stage1": {k: s1[k] for k in ("steps", "probe", "history")},
+               "stage1b": {k: s1b[k] for k in ("steps", "probe", "history")},
                "stage2": s2}
     Path(output, "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
     log(json.dumps({"stage": 2, "seconds": round(times["stage2"], 1), "test": _brief(s2["test"])}))

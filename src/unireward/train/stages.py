@@ -1,9 +1,11 @@
-"""The staged small-VLM recipe: stage 0 vision pretraining and stage 1 alignment, before the judge SFT (stage 2).
+"""The staged small-VLM recipe: stage 0 vision pretraining, stage 1 alignment and stage 1b reasoning, before the
+judge SFT (stage 2).
 
-    from unireward.train.stages import train_vision, train_align
+    from unireward.train.stages import train_vision, train_align, train_reason
     train_vision("runs/s0", base="runs/base")          # stage 0: tower + merger, per-token scene labels
     train_align("runs/s1", vision="runs/s0")           # stage 1: tower frozen, merger + LM describe images/clips
-    # stage 2: unireward.train.small.train_small_judge(..., base="runs/s1") -> `unireward train judge`'s code path
+    train_reason("runs/s1b", "runs/s1")                # stage 1b: LM only, text: descriptions -> checks -> verdict
+    # stage 2: unireward.train.small.train_small_judge(..., base="runs/s1b") -> `unireward train judge`'s code path
 
 Real VLMs start from a vision encoder pretrained with its own objective, then align a projector, then
 instruction-tune. At CPU scale the synthetic world (`unireward.synth`) gives the vision objective for free:
@@ -28,6 +30,15 @@ Design choices a user will notice:
 - **Stage 1 freezes the tower (not the merger)** and trains merger + language model, answer-only loss, to
   describe one or two images or clips in the rationale words the judge data uses (``Image 1 shows: ...``,
   `synth.dataset.describe`). The probe greedily describes held-out val media and counts exact lines.
+- **Stage 1b teaches the reasoning from text alone.** A judge given perfect descriptions still has to compare
+  them with the caption or the candidate answers; the stage-2 judge of the first staged run did not learn that
+  (given the true descriptions, its verdicts were at chance on three tasks). Real VLMs bring that skill from
+  their pretrained language model; ours learns it here, cheaply (no pixels): the judge's own prompt without
+  images, the true descriptions as given text (no loss: they need the pixels), and loss on what follows them,
+  the correct answer, one check line per candidate (`synth.dataset.check_lines`: its caption elements or its
+  copied answer, and its exact score) and the verdict or score. Fresh examples every step, cycling over the
+  four tasks x two forms. The probe gives the model the true descriptions of val samples and parses its
+  greedy continuation with the judge's parser.
 - **Resumable loops with a stateless schedule**: a checkpoint (``WORK/state.pt``: weights, head, optimizer,
   step, probe history) is written every ``save_every`` steps; the learning rate is a function of the step
   (warmup, cosine), so resume needs no scheduler state and continues exactly.
