@@ -215,3 +215,15 @@ def test_train_staged_runs_every_stage_and_writes_a_loadable_judge(tmp_path):
     rows = (tmp_path / "work" / "stage2" / "sft" / "train.jsonl").read_text()
     assert "which scores" in rows
     assert ur.load_judge(tmp_path / "judge").config.family == "v1"
+
+
+def test_answerer_learns_to_answer_held_out_questions_graded_by_the_oracle(small_base, tmp_path):
+    from unireward.train.stages import AnswerSettings, answer_example, train_answer
+
+    media, question, truth, kind = answer_example(0, "train", AnswerSettings())
+    assert question.endswith("?") and truth and kind
+    assert answer_example(1, "train", AnswerSettings())[0][0].n_frames == 8  # odd indices: video questions
+    s = AnswerSettings(steps=3, batch=2, probe_every=3, save_every=3, probe_n=4, max_new_tokens=4, warmup=1)
+    out = train_answer(tmp_path / "answerer", small_base, settings=s, log=lambda _: None)
+    assert set(out["probe"]) == {"image", "video"} and all(0 <= v <= 1 for v in out["probe"].values())
+    assert json.loads((tmp_path / "answerer" / "stage.json").read_text())["stage"] == "answerer"

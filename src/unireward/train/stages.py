@@ -486,31 +486,36 @@ def align_probe(model: Any, processor: Any, examples: list[tuple[list, str, str]
     return {k: round(float(np.mean(v)), 4) for k, v in out.items() if v}
 
 
-def train_align(output: str | Path, vision: str | Path, work: str | Path | None = None,
-                settings: AlignSettings | None = None, log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Stage 1: with the stage 0 tower at `vision` frozen, train merger + language model to describe held-out
-    images and clips; saves the model (the small VLM base) and its processor to `output`."""
+def _train_language_model(output: Path, model_path: str | Path, work: Path, s: Any,
+                          example: Callable[[int, str], tuple], batch_fn: Callable[[list], dict],
+                          probe_fn: Callable[[Any, Any, list], dict], meta: dict[str, Any],
+                          log: Callable[[str], None], freeze_merger: bool = False,
+                          probe_n: int | None = None) -> dict[str, Any]:
+    """The loop of stages 1, 1b and the answerer: tower frozen (and the merger when `freeze_merger`), the rest
+    trained on ``batch_fn([example(i, "train") ...])``, probed with ``probe_fn(model, processor, val examples)``;
+    saves the model and its processor to `output` with `meta` and the probe history in ``stage.json``."""
     from transformers import AutoProcessor, Qwen2_5_VLForConditionalGeneration
 
     from unireward.train.trainer import freeze_vision_tower
 
-    s = settings or AlignSettings()
     output, work = Path(output), Path(work or f"{output}-work")
     torch.manual_seed(s.seed)
-    model = Qwen2_5_VLForConditionalGeneration.from_pretrained(str(vision))
-    processor = AutoProcessor.from_pretrained(str(vision))
+    model = Qwen2_5_VLForConditionalGeneration.from_pretrained(str(model_path))
+    processor = AutoProcessor.from_pretrained(str(model_path))
     freeze_vision_tower(model)
+    if freeze_merger:
+        for p in model.model.visual.parameters():
+            p.requires_grad_(False)
     params = [p for p in model.parameters() if p.requires_grad]
-    probe_examples = [describe_example(i, "val", s) for i in range(s.probe_n)]
+    probe_examples = [example(i, "val") for i in range(probe_n or s.probe_n)]
 
     def loss_fn(step: int) -> torch.Tensor:
-        batch = [describe_example(step * s.batch + i, "train", s) for i in range(s.batch)]
-        return model(**align_batch(processor, batch, s.image_size)).loss
+        return model(**batch_fn([example(step * s.batch + i, "train") for i in range(s.batch)])).loss
 
     def probe() -> dict[str, Any]:
         model.eval()
         try:
-            return {"probe": align_probe(model, processor, probe_examples, s.image_size, s.max_new_tokens)}
+            return {"probe": probe_fn(model, processor, probe_examples)}
         finally:
             model.train()
 
@@ -518,10 +523,24 @@ def train_align(output: str | Path, vision: str | Path, work: str | Path | None 
     start = time.time()
     state = run_loop({"model": model}, params, loss_fn, probe, work, s.steps, s.lr, s.warmup, s.probe_every,
                      s.save_every, log)
-    _save_model(model, processor, output, {"stage": 1, "vision": str(vision), "settings": asdict(s),
-                                           "history": state.history})
+    _save_model(model, processor, output, {**meta, "settings": asdict(s), "history": state.history})
     return {"output": str(output), "steps": state.step, "seconds": round(time.time() - start, 1),
             "probe": state.history[-1]["probe"] if state.history else None, "history": state.history}
+
+
+def train_align(output: str | Path, vision: str | Path, work: str | Path | None = None,
+                settings: AlignSettings | None = None, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Stage 1: with the stage 0 tower at `vision` frozen, train merger + language model to describe held-out
+    images and clips; saves the model (the small VLM base) and its processor to `output`."""
+    from transformers import AutoProcessor
+
+    s = settings or AlignSettings()
+    processor = AutoProcessor.from_pretrained(str(vision))
+    return _train_language_model(
+        Path(output), vision, Path(work or f"{output}-work"), s, lambda i, split: describe_example(i, split, s),
+        lambda batch: align_batch(processor, batch, s.image_size),
+        lambda model, proc, ex: align_probe(model, proc, ex, s.image_size, s.max_new_tokens),
+        {"stage": 1, "vision": str(vision)}, log)
 
 
 # ------------------------------------------------------------------------------------------ stage 1b
@@ -611,42 +630,73 @@ def reason_probe(model: Any, processor: Any, examples: list[tuple], max_new_toke
 def train_reason(output: str | Path, model_path: str | Path, work: str | Path | None = None,
                  settings: ReasonSettings | None = None, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Stage 1b: teach the language model of the VLM at `model_path` the judge's reasoning from text alone:
-    given the prompt and the true descriptions, write what follows (the correct answer, element checks, the
-    verdict or score). Saves the whole model and its processor to `output`."""
-    from transformers import AutoProcessor, Qwen2_5_VLForConditionalGeneration
-
-    from unireward.train.trainer import freeze_vision_tower
+    given the prompt and the true descriptions, write what follows (the correct answer, the check lines, the
+    verdict or score). Tower and merger untouched. Saves the whole model and its processor to `output`."""
+    from transformers import AutoProcessor
 
     s = settings or ReasonSettings()
-    output, work = Path(output), Path(work or f"{output}-work")
-    torch.manual_seed(s.seed)
-    model = Qwen2_5_VLForConditionalGeneration.from_pretrained(str(model_path))
     processor = AutoProcessor.from_pretrained(str(model_path))
-    freeze_vision_tower(model)
-    for p in model.model.visual.parameters():  # the merger too: no pixels here
-        p.requires_grad_(False)
-    params = [p for p in model.parameters() if p.requires_grad]
-    probe_examples = [reason_example(i, "val", s) for i in range(s.probe_n * len(TASK_FORMS))]
+    return _train_language_model(
+        Path(output), model_path, Path(work or f"{output}-work"), s,
+        lambda i, split: reason_example(i, split, s), lambda batch: reason_batch(processor, batch),
+        lambda model, proc, ex: reason_probe(model, proc, ex, s.max_new_tokens),
+        {"stage": "1b", "from": str(model_path)}, log, freeze_merger=True,
+        probe_n=s.probe_n * len(TASK_FORMS))  # probe_n is per task and form
 
-    def loss_fn(step: int) -> torch.Tensor:
-        return model(**reason_batch(processor, [reason_example(step * s.batch + i, "train", s)
-                                                for i in range(s.batch)])).loss
 
-    def probe() -> dict[str, Any]:
-        model.eval()
-        try:
-            return {"probe": reason_probe(model, processor, probe_examples, s.max_new_tokens)}
-        finally:
-            model.train()
+# ------------------------------------------------------------------------------------------ the answerer
+@dataclass
+class AnswerSettings:
+    """Settings of the small answerer's answer SFT (stop it while it is mediocre: `steps`)."""
 
-    model.train()
-    start = time.time()
-    state = run_loop({"model": model}, params, loss_fn, probe, work, s.steps, s.lr, s.warmup, s.probe_every,
-                     s.save_every, log)
-    _save_model(model, processor, output, {"stage": "1b", "from": str(model_path), "settings": asdict(s),
-                                           "history": state.history})
-    return {"output": str(output), "steps": state.step, "seconds": round(time.time() - start, 1),
-            "probe": state.history[-1]["probe"] if state.history else None, "history": state.history}
+    steps: int = 300
+    batch: int = 8
+    lr: float = 1e-3
+    warmup: int = 20
+    probe_every: int = 50
+    save_every: int = 50
+    probe_n: int = 64
+    seed: int = 0
+    difficulty: float = 0.0
+    image_size: int = 84
+    max_new_tokens: int = 16
+
+
+def answer_example(index: int, split: str, s: Any) -> tuple[list, str, str, str]:
+    """Example `index`: even indices image questions, odd video questions (the world's understanding samples):
+    the media, the question, its canonical true answer and the question kind (for grading)."""
+    task = Task.IMAGE_UNDERSTANDING if index % 2 == 0 else Task.VIDEO_UNDERSTANDING
+    sample = make_sample(task, Form.POINT, split, index // 2, s.seed, s.difficulty)
+    return sample.media, sample.prompt, sample.meta["truth"], sample.meta["kind"]
+
+
+@torch.no_grad()
+def answer_probe(model: Any, processor: Any, examples: list[tuple], size: int, max_new_tokens: int = 16
+                 ) -> dict[str, float]:
+    """Share of held-out questions whose greedy answer the oracle grades fully right, for images and videos."""
+    from unireward.synth.semantics import grade
+
+    said = describe_media(model, processor, [(m, q, a) for m, q, a, _ in examples], size, max_new_tokens)
+    hits: dict[str, list[float]] = {"image": [], "video": []}
+    for (media, _, truth, kind), text in zip(examples, said):
+        hits["image" if isinstance(media[0], Scene) else "video"].append(float(grade(kind, truth, text.strip()) == 1))
+    return {k: round(float(np.mean(v)), 4) for k, v in hits.items() if v}
+
+
+def train_answer(output: str | Path, model_path: str | Path, work: str | Path | None = None,
+                 settings: AnswerSettings | None = None, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """The small answerer: from the stage 1 model at `model_path`, tower frozen, answer the world's image and
+    video questions (the layout `construct`'s ``vlm:`` generator prompts with, videos as frames); stop at
+    `settings.steps` while it is mediocre. Saves a ``vlm:`` folder to `output`."""
+    from transformers import AutoProcessor
+
+    s = settings or AnswerSettings()
+    processor = AutoProcessor.from_pretrained(str(model_path))
+    return _train_language_model(
+        Path(output), model_path, Path(work or f"{output}-work"), s, lambda i, split: answer_example(i, split, s),
+        lambda batch: align_batch(processor, [(m, q, a) for m, q, a, _ in batch], s.image_size),
+        lambda model, proc, ex: answer_probe(model, proc, ex, s.image_size, s.max_new_tokens),
+        {"stage": "answerer", "from": str(model_path)}, log)
 
 
 def clear_work(work: str | Path) -> None:
