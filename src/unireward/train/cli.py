@@ -1,6 +1,7 @@
 """`unireward train judge`: fine-tune a VLM judge on a ``trl`` export (see docs/train.md). `unireward train vision`,
 `unireward train align` and `unireward train reason`: stages 0, 1 and 1b of the staged small-VLM recipe
-(`unireward.train.stages`); stage 2 is `train judge` on their output.
+(`unireward.train.stages`); stage 2 is `train judge` on their output. `unireward train answer`: the small
+answerer that DPO experiments start from, built on the stage 1 model.
 
 Prints the training summary as JSON on stdout. Heavy imports happen inside the command.
 """
@@ -104,4 +105,19 @@ def reason(
     from unireward.train.stages import ReasonSettings, train_reason
 
     summary = train_reason(output, model, work, _settings(ReasonSettings, set_), log=typer.echo)
+    typer.echo(json.dumps({k: summary[k] for k in ("output", "steps", "seconds", "probe")}, indent=2))
+
+
+@app.command()
+def answer(
+    model: Annotated[str, typer.Option(help="The stage 1 output (the small VLM base).")],
+    output: Annotated[Path, typer.Option(help="Folder for the small answerer (a `vlm:` generator).")],
+    work: Annotated[Optional[Path], typer.Option(help="Resumable state (default: OUTPUT-work).")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="AnswerSettings: --set steps=300.")] = None,
+) -> None:
+    """The small answerer: answer SFT on the world's image and video questions from the small VLM base, stopped
+    while it is mediocre (the probe prints the oracle-graded accuracy; resumes from WORK)."""
+    from unireward.train.stages import AnswerSettings, train_answer
+
+    summary = train_answer(output, model, work, _settings(AnswerSettings, set_), log=typer.echo)
     typer.echo(json.dumps({k: summary[k] for k in ("output", "steps", "seconds", "probe")}, indent=2))
