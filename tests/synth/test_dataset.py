@@ -135,7 +135,8 @@ def _plain(tmp_path: Path) -> Path:
 
 def test_check_rationales_grade_each_candidate_before_the_decision(tmp_path):
     """rationale="checks": one line per candidate whose score is the exact label's, so the verdict is the
-    larger of two adjacent numbers; generation pairs list each candidate's caption elements."""
+    larger of two adjacent numbers; generation pairs list each candidate's caption elements right under its
+    description."""
     import re
 
     build_dataset(tmp_path, 8, seed=5, splits=("train",), rationale="checks", difficulty=0.3, video_format="frames")
@@ -149,6 +150,8 @@ def test_check_rationales_grade_each_candidate_before_the_decision(tmp_path):
         want = "tie" if scored[0] == scored[1] else "A" if scored[0] > scored[1] else "B"
         assert r.label["winner"] == want, r.id
         if r.task.is_generation:
+            lines = r.rationale.split("\n")
+            assert [line.split(" ")[1].rstrip(":") for line in lines] == ["1", "1", "2", "2"], r.id
             for line, el in zip(checks, r.meta["elements"]):
                 assert all(f"{k}: {v}" in line for k, v in el.items()), r.id
         else:

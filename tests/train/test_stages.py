@@ -165,20 +165,25 @@ def test_reason_batch_trains_what_follows_the_descriptions_only(small_base):
     assert [(r.task, r.form) for r, *_ in examples] == TASK_FORMS  # one of each task and form per 8 examples
     batch = reason_batch(proc, examples)
     assert "pixel_values" not in batch and not (batch["input_ids"] == proc.image_token_id).any()
-    for i, (_, _, seen, rest) in enumerate(examples):
-        assert " shows: " in seen and " shows: " not in rest
+    for i, (rec, _, answer, spans) in enumerate(examples):
+        given = "".join(answer[a:b] for a, b in spans)
+        assert given.count(" shows: ") == (2 if rec.task.is_generation and rec.form.value == "pair" else 1)
+        trained = "".join(line + "\n" for line in answer.split("\n") if " shows: " not in line)
         ids = batch["labels"][i][batch["labels"][i] != -100]
-        assert proc.tokenizer.decode(ids) == rest + "<|im_end|>"
-    pair_iu = next(rest for r, _, _, rest in examples
-                   if r.task.value == "image_understanding" and r.form.value == "pair")
-    assert pair_iu.startswith("The correct answer is: ") and "Answer 1 says: " in pair_iu
-    assert pair_iu.splitlines()[-1] in ("Answer 1 is better.", "Answer 2 is better.")
+        assert proc.tokenizer.decode(ids) == trained[:-1] + "<|im_end|>"
+    ig = next(a for r, _, a, _ in examples if r.task.value == "image_generation" and r.form.value == "pair")
+    lines = ig.split("\n")  # each image's check right under its description
+    assert lines[0].startswith("Image 1 shows:") and lines[1].startswith("Image 1: ")
+    assert lines[2].startswith("Image 2 shows:") and lines[3].startswith("Image 2: ")
+    iu = next(a for r, _, a, _ in examples if r.task.value == "image_understanding" and r.form.value == "pair")
+    assert iu.split("\n")[1].startswith("The correct answer is: ") and "Answer 1 says: " in iu
+    assert iu.split("\n")[-1] in ("Answer 1 is better.", "Answer 2 is better.")
 
 
 def test_stage1b_trains_the_language_model_only_probes_and_resumes_exactly(small_base, tmp_path):
     from unireward.train.stages import TASK_FORMS, ReasonSettings, train_reason
 
-    s = ReasonSettings(steps=4, batch=8, probe_every=2, save_every=2, probe_n=1, max_new_tokens=4, warmup=1)
+    s = ReasonSettings(steps=4, batch=8, probe_every=2, save_every=2, probe_n=1, warmup=1)
     full = train_reason(tmp_path / "full", small_base, settings=s, log=lambda _: None)
     assert full["history"][-1]["loss"] < full["history"][0]["loss"]
     assert len(full["probe"]) == len(TASK_FORMS) and all(0 <= v <= 1 for v in full["probe"].values())
@@ -204,7 +209,7 @@ def test_train_staged_runs_every_stage_and_writes_a_loadable_judge(tmp_path):
     out = train_staged(tmp_path / "judge", tmp_path / "work", vlm_output=tmp_path / "vlm",
                        vision=VisionSettings(steps=2, images=2, clips=1, probe_images=32, probe_clips=2),
                        align=AlignSettings(steps=2, batch=2, probe_n=2, max_new_tokens=4),
-                       reason=ReasonSettings(steps=2, batch=8, probe_n=1, max_new_tokens=4),
+                       reason=ReasonSettings(steps=2, batch=8, probe_n=1),
                        n_train=2, n_test=2, arch={"layers": 1, "v_depth": 1},
                        overrides={"max_steps": 2, "per_device_train_batch_size": 2}, probe_every=None,
                        eval_mode="generate", log=lines.append)

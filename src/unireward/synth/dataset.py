@@ -50,9 +50,11 @@ def rationale(sample: Sample, checks: bool = False) -> str:
     if sample.task.is_generation:
         if sample.form == Form.POINT:
             return f"The {kind} shows: {describe(sample.candidates[0])}."
-        lines = [f"{kind.capitalize()} {i + 1} shows: {describe(c)}." for i, c in enumerate(sample.candidates)]
-    else:
-        lines = [f"The {kind} shows: {describe(sample.media[0])}.", f"The correct answer is: {sample.meta['truth']}."]
+        shows = [f"{kind.capitalize()} {i + 1} shows: {describe(c)}." for i, c in enumerate(sample.candidates)]
+        if checks:  # each candidate's check right under its description: it reads the line just above
+            return "\n".join(line for pair in zip(shows, check_lines(sample)) for line in pair)
+        return "\n".join(shows)
+    lines = [f"The {kind} shows: {describe(sample.media[0])}.", f"The correct answer is: {sample.meta['truth']}."]
     return "\n".join(lines + (check_lines(sample) if checks else []))
 
 
@@ -63,8 +65,8 @@ def _num(x: float) -> str:
 def check_lines(sample: Sample) -> list[str]:
     """One line per candidate that says how it fares, so the verdict or score is read off adjacent lines:
     a generation pair lists each candidate's caption elements (``Image 1: red (color): 1, ... , which scores
-    3.67.``; a pointwise generation answer already lists them); an understanding answer is copied and graded
-    (``Answer 1 says: two, which scores 50.``)."""
+    3.67.``, right under that image's description; a pointwise generation answer already lists them); an
+    understanding answer is copied and graded (``Answer 1 says: two, which scores 50.``)."""
     scores = sample.meta.get("scores") or [sample.label["score"]]
     if sample.task.is_generation:
         if sample.form == Form.POINT:

@@ -558,17 +558,16 @@ class ReasonSettings:
     seed: int = 0
     difficulty: float = 0.0
     family: str = "v1"
-    max_new_tokens: int = 128
     checks: bool = True  # each candidate checked on its own line before the verdict (synth.dataset.check_lines)
 
 
 TASK_FORMS = [(t, f) for t in Task for f in (Form.PAIR, Form.POINT)]
 
 
-def reason_example(index: int, split: str, s: Any) -> tuple[Any, Any, str, str]:
-    """Example `index` (cycling over task x form): its record (nothing rendered), template, what the pixels
-    say (the leading ``... shows: ...`` lines of the rationale) and what follows from it (the rest of the
-    target answer: the correct answer, element lines, verdict or score)."""
+def reason_example(index: int, split: str, s: Any) -> tuple[Any, Any, str, list[tuple[int, int]]]:
+    """Example `index` (cycling over task x form): its record (nothing rendered), template, target answer, and
+    the character spans of the answer that need the pixels (the ``... shows: ...`` lines: given, not trained).
+    Everything else follows from them and the prompt: the correct answer, the checks, the verdict or score."""
     from unireward.data.export import target_answer, template_for
     from unireward.synth.dataset import sample_record
 
@@ -578,9 +577,13 @@ def reason_example(index: int, split: str, s: Any) -> tuple[Any, Any, str, str]:
                         f"synth/{split}/{task.value}/{form.value}/{i:06d}",
                         with_rationale="checks" if s.checks else "describe")
     t = template_for(rec, s.family)
-    lines = target_answer(rec, t).split("\n")
-    k = next(j for j, line in enumerate(lines) if " shows: " not in line)
-    return rec, t, "\n".join(lines[:k]) + "\n", "\n".join(lines[k:])
+    answer = target_answer(rec, t)
+    spans, at = [], 0
+    for line in answer.split("\n"):
+        if " shows: " in line:
+            spans.append((at, at + len(line) + 1))  # the newline goes with the given line
+        at += len(line) + 1
+    return rec, t, answer, spans
 
 
 def _reason_prompt(processor: Any, rec: Any, t: Any) -> str:
@@ -590,40 +593,48 @@ def _reason_prompt(processor: Any, rec: Any, t: Any) -> str:
 
 
 def reason_batch(processor: Any, examples: list[tuple]) -> dict[str, torch.Tensor]:
-    """Judge prompt (no pictures) + the true descriptions + the rest of the answer; labels on the rest only:
-    the descriptions need the pixels, everything after them follows from the descriptions and the prompt."""
-    tok = processor.tokenizer
-    heads, texts = [], []
-    for rec, t, seen, rest in examples:
-        head = _reason_prompt(processor, rec, t) + seen
-        heads.append(len(head))
-        texts.append(head + rest + "<|im_end|>")
-    enc = tok(texts, padding=True, padding_side="right", return_tensors="pt", return_offsets_mapping=True)
-    starts = enc.pop("offset_mapping")[..., 0]
-    labels = enc["input_ids"].clone()
-    keep = (starts >= torch.tensor(heads)[:, None]) & enc["attention_mask"].bool()
-    labels[~keep] = IGNORE
+    """Judge prompt (no pictures) + the target answer; labels on the answer outside the given description lines:
+    the descriptions need the pixels, everything after each follows from them and the prompt."""
+    texts, trained = [], []
+    for rec, t, answer, spans in examples:
+        head = _reason_prompt(processor, rec, t)
+        texts.append(head + answer + "<|im_end|>")
+        n = len(head)
+        trained.append([(n + a, n + b) for a, b in _complement(spans, len(answer) + len("<|im_end|>"))])
+    enc = processor.tokenizer(texts, padding=True, padding_side="right", return_tensors="pt",
+                              return_offsets_mapping=True)
+    starts = enc.pop("offset_mapping")[..., 0].tolist()
+    labels = torch.full_like(enc["input_ids"], IGNORE)
+    for i, (row, keep) in enumerate(zip(starts, trained)):
+        for j, c in enumerate(row):
+            if enc["attention_mask"][i, j] and any(a <= c < b for a, b in keep):
+                labels[i, j] = enc["input_ids"][i, j]
     return {**enc, "labels": labels}
 
 
-@torch.no_grad()
-def reason_probe(model: Any, processor: Any, examples: list[tuple], max_new_tokens: int = 96) -> dict[str, float]:
-    """Given the true descriptions, does the model reach the right answer? Per task: pairwise accuracy (ties
-    included) and the share of pointwise scores exactly right, parsed by the judge's own parser."""
-    from unireward.templates import parse_answer
+def _complement(spans: list[tuple[int, int]], n: int) -> list[tuple[int, int]]:
+    out, at = [], 0
+    for a, b in spans:
+        if a > at:
+            out.append((at, a))
+        at = b
+    return out + ([(at, n)] if at < n else [])
 
-    texts = [_reason_prompt(processor, rec, t) + seen for rec, t, seen, _ in examples]
-    enc = processor.tokenizer(texts, padding=True, padding_side="left", return_tensors="pt")
-    out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False)
-    said = processor.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+
+@torch.no_grad()
+def reason_probe(model: Any, processor: Any, examples: list[tuple], batch: int = 32) -> dict[str, float]:
+    """Given the true descriptions, does the model write the rest of the answer exactly? Per task and form, the
+    share of val examples whose every trained token is the model's top choice: with the descriptions given,
+    greedy decoding would then write the exact correct reasoning, verdict and score."""
     hits: dict[str, list[float]] = {}
-    for (rec, t, seen, _), text in zip(examples, said):
-        got = parse_answer(t, seen + text)
-        if rec.form == Form.PAIR:
-            ok = got.winner == rec.label["winner"]
-        else:
-            ok = got.value is not None and abs(got.value - float(rec.label["score"])) < 0.01
-        hits.setdefault(f"{TASK_SHORT[rec.task]}_{rec.form.value}", []).append(float(ok))
+    for k in range(0, len(examples), batch):
+        chunk = examples[k:k + batch]
+        enc = reason_batch(processor, chunk)
+        labels = enc.pop("labels")
+        pred = model(**enc).logits.argmax(-1)
+        ok = (pred[:, :-1] == labels[:, 1:]) | (labels[:, 1:] == IGNORE)
+        for (rec, *_), row in zip(chunk, ok.all(-1).tolist()):
+            hits.setdefault(f"{TASK_SHORT[rec.task]}_{rec.form.value}", []).append(float(row))
     return {k: round(float(np.mean(v)), 4) for k, v in sorted(hits.items())}
 
 
@@ -639,7 +650,7 @@ def train_reason(output: str | Path, model_path: str | Path, work: str | Path | 
     return _train_language_model(
         Path(output), model_path, Path(work or f"{output}-work"), s,
         lambda i, split: reason_example(i, split, s), lambda batch: reason_batch(processor, batch),
-        lambda model, proc, ex: reason_probe(model, proc, ex, s.max_new_tokens),
+        lambda model, proc, ex: reason_probe(model, proc, ex),
         {"stage": "1b", "from": str(model_path)}, log, freeze_merger=True,
         probe_n=s.probe_n * len(TASK_FORMS))  # probe_n is per task and form
 
