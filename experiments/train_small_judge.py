@@ -35,7 +35,7 @@ def main() -> None:
     ap.add_argument("--output", default="assets/small-judge", help="Folder for the trained judge.")
     ap.add_argument("--vlm-output", default=None, help="Folder for a copy of the stage 0-1 model (small VLM base).")
     ap.add_argument("--work", default="runs/small-judge", help="Folder for the data, stages and checkpoints.")
-    ap.add_argument("--n-train", type=int, default=4000, help="Stage 2 training records per task and form.")
+    ap.add_argument("--n-train", type=int, default=2000, help="Stage 2 training records per task and form.")
     ap.add_argument("--n-test", type=int, default=100, help="Test records per task and form.")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--difficulty", type=float, default=None, help="Synthetic world difficulty (0 easy, 1 hard; "
@@ -45,21 +45,22 @@ def main() -> None:
     ap.add_argument("--align", nargs="*", default=[], metavar="KEY=VALUE", help="AlignSettings overrides.")
     ap.add_argument("--reason", nargs="*", default=[], metavar="KEY=VALUE", help="ReasonSettings overrides.")
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
-                    help="Stage 2 JudgeSFTConfig overrides on top of configs/small-judge.yaml, e.g. max_steps=2000.")
+                    help="Stage 2 JudgeSFTConfig overrides on top of configs/small-judge.yaml and "
+                    "unireward.train.small.STAGED['judge'], e.g. max_steps=3000.")
     ap.add_argument("--probe-every", type=int, default=1000, help="Stage 2: judge val records every N steps.")
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
     from unireward.train.cli import parse_overrides
-    from unireward.train.small import DIFFICULTY, train_staged
+    from unireward.train.small import DIFFICULTY, STAGED, train_staged
     from unireward.train.stages import AlignSettings, ReasonSettings, VisionSettings
 
     start = time.time()
     difficulty = DIFFICULTY if args.difficulty is None else args.difficulty
     common = {"seed": args.seed, "difficulty": difficulty}
-    vision = VisionSettings(**{**common, **parse_overrides(args.vision)})
-    align = AlignSettings(**{**common, **parse_overrides(args.align)})
-    reason = ReasonSettings(**{**common, **parse_overrides(args.reason)})
+    vision = VisionSettings(**{**common, "steps": STAGED["vision_steps"], **parse_overrides(args.vision)})
+    align = AlignSettings(**{**common, "steps": STAGED["align_steps"], **parse_overrides(args.align)})
+    reason = ReasonSettings(**{**common, "steps": STAGED["reason_steps"], **parse_overrides(args.reason)})
     result = train_staged(args.output, args.work, vlm_output=args.vlm_output, vision=vision, align=align,
                           reason=reason,
                           n_train=args.n_train, n_test=args.n_test, seed=args.seed, difficulty=difficulty,

@@ -44,6 +44,9 @@ from unireward.tasks import Task
 
 FAMILY = "v1"
 DIFFICULTY = 0.0  # the synthetic world's difficulty the shipped judge is trained and evaluated at
+# the staged recipe's budgets (the shipped judge's stages; docs/demo.md): stage 0, 1 and 1b steps, stage 2 settings
+STAGED = {"vision_steps": 1500, "align_steps": 1500, "reason_steps": 8000,
+          "judge": {"max_steps": 2000, "learning_rate": 5e-4, "freeze_vision_tower": True}}
 RATIONALE = "checks"  # describe, check each candidate on its own line, then decide (synth.dataset.check_lines)
 CONFIG = Path(__file__).parent / "configs" / "small-judge.yaml"
 # text: hidden, layers, heads, kv heads, ffn | vision: hidden, depth, heads, patch, merge | pixels per image
@@ -193,7 +196,7 @@ def train_small_judge(output: str | Path, work: str | Path, n_train: int = 3000,
 
 
 def train_staged(output: str | Path, work: str | Path, vlm_output: str | Path | None = None,
-                 vision: Any = None, align: Any = None, reason: Any = None, n_train: int = 4000, n_test: int = 100,
+                 vision: Any = None, align: Any = None, reason: Any = None, n_train: int = 2000, n_test: int = 100,
                  seed: int = 0,
                  difficulty: float = DIFFICULTY, arch: dict[str, Any] | None = None,
                  overrides: dict[str, Any] | None = None, probe_every: int | None = 1000,
@@ -222,25 +225,26 @@ def train_staged(output: str | Path, work: str | Path, vlm_output: str | Path | 
         build_small_base(base, seed=seed, **(arch or {}))
     times["base"] = time.time() - t
     t = time.time()
-    vision = vision or VisionSettings(seed=seed, difficulty=difficulty)
+    vision = vision or VisionSettings(seed=seed, difficulty=difficulty, steps=STAGED["vision_steps"])
     s0 = train_vision(work / "stage0", base, work / "stage0-work", vision, log)
     times["stage0"] = time.time() - t
     log(json.dumps({"stage": 0, "seconds": round(times["stage0"], 1), "probe": s0["probe"]}))
     t = time.time()
-    align = align or AlignSettings(seed=seed, difficulty=difficulty)
+    align = align or AlignSettings(seed=seed, difficulty=difficulty, steps=STAGED["align_steps"])
     s1 = train_align(work / "stage1", work / "stage0", work / "stage1-work", align, log)
     times["stage1"] = time.time() - t
     log(json.dumps({"stage": 1, "seconds": round(times["stage1"], 1), "probe": s1["probe"]}))
     if vlm_output:
         shutil.copytree(work / "stage1", vlm_output, dirs_exist_ok=True)
     t = time.time()
-    reason = reason or ReasonSettings(seed=seed, difficulty=difficulty)
+    reason = reason or ReasonSettings(seed=seed, difficulty=difficulty, steps=STAGED["reason_steps"])
     s1b = train_reason(work / "stage1b", work / "stage1", work / "stage1b-work", reason, log)
     times["stage1b"] = time.time() - t
     log(json.dumps({"stage": "1b", "seconds": round(times["stage1b"], 1), "probe": s1b["probe"]}))
     t = time.time()
     s2 = train_small_judge(output, work / "stage2", n_train=n_train, n_test=n_test, seed=seed, difficulty=difficulty,
-                           overrides=overrides, eval_mode=eval_mode, base=work / "stage1b", probe_every=probe_every,
+                           overrides={**STAGED["judge"], **(overrides or {})}, eval_mode=eval_mode,
+                           base=work / "stage1b", probe_every=probe_every,
                            rationale="checks" if reason.checks else "describe")
     times["stage2"] = time.time() - t
     summary = {"seconds": {k: round(v, 1) for k, v in times.items()} | {"total": round(sum(times.values()), 1)},
