@@ -196,7 +196,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--judge", default="assets/small-judge",
                     help="a judge folder/spec, 'oracle', or 'noisy-oracle:SIGMA' (a simulation)")
-    ap.add_argument("--mode", default="generate", choices=["generate", "logprob"])
+    ap.add_argument("--mode", default="generate", choices=["generate", "logprob", "reason-logprob"])
     ap.add_argument("--captions", type=int, default=100)
     ap.add_argument("--n", type=int, default=10)
     ap.add_argument("--seed", type=int, default=0)
