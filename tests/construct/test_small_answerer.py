@@ -14,6 +14,7 @@ from unireward.synth import make_sample, write_sample
 from unireward.synth.semantics import grade
 from unireward.tasks import Form
 
+
 ANSWERER = Path(__file__).resolve().parents[2] / "assets" / "small-answerer"
 
 

@@ -151,6 +151,12 @@ def test_cli_stage_commands_train_and_resume(small_base, tmp_path):
                                    "--set", "max_new_tokens=2"])
     assert run.exit_code == 0, run.output
     assert (tmp_path / "s1" / "model.safetensors").is_file()
+    for cmd, sets in (("reason", ["steps=1", "batch=8", "probe_n=1"]),
+                      ("answer", ["steps=1", "batch=2", "probe_n=2", "max_new_tokens=2"])):
+        run = CliRunner().invoke(app, ["train", cmd, "--model", str(tmp_path / "s1"), "--output", str(tmp_path / cmd),
+                                       *[x for v in sets for x in ("--set", v)]])
+        assert run.exit_code == 0, run.output
+        assert json.loads(run.output[run.output.index("{\n"):])["steps"] == 1
     bad = CliRunner().invoke(app, ["train", "align", "--model", "x", "--output", "y", "--set", "stepz=1"])
     assert bad.exit_code != 0 and "stepz" in bad.output
 
