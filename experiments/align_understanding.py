@@ -59,7 +59,8 @@ def write_questions(out: Path, task: str, split: str, n: int, seed: int) -> Path
     return path
 
 
-def greedy_correct(model: str, prompts: Path, oracle: Any, max_new_tokens: int) -> np.ndarray:
+def greedy_correct(model: str, prompts: Path, oracle: Any, max_new_tokens: int, video_as: str = "video"
+                   ) -> np.ndarray:
     """1/0 per held-out question: is the model's greedy answer fully right?"""
     from unireward.construct.generators import load_generator
     from unireward.construct.items import PromptItem
@@ -68,7 +69,7 @@ def greedy_correct(model: str, prompts: Path, oracle: Any, max_new_tokens: int) 
 
     rows = [json.loads(line) for line in prompts.read_text().splitlines()]
     task = "image_understanding" if "image" in rows[0] else "video_understanding"
-    gen = load_generator(f"vlm:{model}?temperature=0&max_new_tokens={max_new_tokens}", task)
+    gen = load_generator(f"vlm:{model}?temperature=0&max_new_tokens={max_new_tokens}&video_as={video_as}", task)
     out = []
     for i, r in enumerate(rows):
         media = str(prompts.parent / (r.get("image") or r["video"]))
@@ -99,9 +100,10 @@ def run_task(args: argparse.Namespace, task: str, seed: int, judges: dict[str, A
     root = args.out / f"{task}-seed{seed}"
     train_q = write_questions(root, task, "train", args.train_questions, seed)
     test_q = write_questions(root, task, "test", args.test_questions, seed)
-    base = greedy_correct(args.answerer, test_q, oracle, args.max_new_tokens)
+    base = greedy_correct(args.answerer, test_q, oracle, args.max_new_tokens, args.video_as)
     rows = [cell("answerer (no DPO)", base, base, {"task": task, "seed": seed})]
-    spec = f"?temperature={args.temperature}&max_new_tokens={args.max_new_tokens}&num_frames=8"
+    spec = (f"?temperature={args.temperature}&max_new_tokens={args.max_new_tokens}&num_frames=8"
+            f"&video_as={args.video_as}")
 
     def dpo_cell(signal: str, strategy: str, model: str, pairs: Path, out: Path, name: str) -> dict[str, Any]:
         kept = sum(1 for _ in open(pairs / "pairs.jsonl")) if (pairs / "pairs.jsonl").is_file() else 0
@@ -110,7 +112,7 @@ def run_task(args: argparse.Namespace, task: str, seed: int, judges: dict[str, A
             return {"cell": name, "accuracy": None, "note": "no pairs kept", **extra}
         config = load_vlm_config(args.config, seed=seed, output_dir=str(out))
         summary = align_vlm(pairs, model, out, config)
-        correct = greedy_correct(str(out), test_q, oracle, args.max_new_tokens)
+        correct = greedy_correct(str(out), test_q, oracle, args.max_new_tokens, args.video_as)
         return cell(name, correct, base, {**extra, "steps": summary["steps"], "train_loss": summary["train_loss"]})
 
     for signal, judge in judges.items():
@@ -153,6 +155,9 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     p.add_argument("--n", type=int, default=10, help="Answers sampled per training question (upstream 10).")
     p.add_argument("--temperature", type=float, default=0.7, help="Sampling temperature (upstream 0.7).")
     p.add_argument("--max-new-tokens", type=int, default=16)
+    p.add_argument("--video-as", choices=("video", "frames"), default="video",
+                   help="How the answerer sees a video (frames for assets/small-answerer; set the DPO config's "
+                        "video_as to match).")
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.add_argument("--no-second-round", dest="second_round", action="store_false")
     args = p.parse_args(argv)
