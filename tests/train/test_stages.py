@@ -101,12 +101,17 @@ def test_stage1_freezes_the_tower_trains_the_rest_and_resumes_exactly(small_base
     assert tower and all(torch.equal(base[k], after[k]) for k in tower)  # frozen
     assert any(not torch.equal(base[k], after[k]) for k in base if "merger" in k)
     assert any(not torch.equal(base[k], after[k]) for k in base if k.startswith("model.layers."))
+    _assert_resumes_exactly(train_align, small_base, s, tmp_path, full)
+
+
+def _assert_resumes_exactly(train, base: str, settings, tmp_path, full: dict) -> None:
+    """Killed after the last step's probe (the state of step 2 on disk), rerun: same last loss, same weights."""
     with pytest.raises(KeyboardInterrupt):
-        train_align(tmp_path / "cut", small_base, settings=s, log=_interrupt_at(4))
-    resumed = train_align(tmp_path / "cut", small_base, settings=s, log=lambda _: None)
+        train(tmp_path / "cut", base, settings=settings, log=_interrupt_at(settings.steps))
+    resumed = train(tmp_path / "cut", base, settings=settings, log=lambda _: None)
     assert resumed["history"][-1]["loss"] == full["history"][-1]["loss"]
-    b = _weights(tmp_path / "cut")
-    assert all(torch.equal(after[k], b[k]) for k in after)
+    a, b = _weights(tmp_path / "full"), _weights(tmp_path / "cut")
+    assert all(torch.equal(a[k], b[k]) for k in a)
 
 
 def _weights_of(folder: str) -> dict[str, torch.Tensor]:
@@ -196,12 +201,7 @@ def test_stage1b_trains_the_language_model_only_probes_and_resumes_exactly(small
     base, after = _weights_of(small_base), _weights(tmp_path / "full")
     assert all(torch.equal(base[k], after[k]) for k in base if "visual." in k)  # tower and merger untouched
     assert any(not torch.equal(base[k], after[k]) for k in base if k.startswith("model.layers."))
-    with pytest.raises(KeyboardInterrupt):
-        train_reason(tmp_path / "cut", small_base, settings=s, log=_interrupt_at(4))
-    resumed = train_reason(tmp_path / "cut", small_base, settings=s, log=lambda _: None)
-    assert resumed["history"][-1]["loss"] == full["history"][-1]["loss"]
-    b = _weights(tmp_path / "cut")
-    assert all(torch.equal(after[k], b[k]) for k in after)
+    _assert_resumes_exactly(train_reason, small_base, s, tmp_path, full)
 
 
 def test_train_staged_runs_every_stage_and_writes_a_loadable_judge(tmp_path):

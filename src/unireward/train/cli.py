@@ -65,6 +65,15 @@ def _settings(cls: type, items: list[str] | None) -> Any:
     return cls(**values)
 
 
+def _run_stage(train: str, settings: str, model: str, output: Path, work: Path | None,
+               items: list[str] | None) -> None:
+    """Run `unireward.train.stages.<train>` with `<settings>` from ``--set`` items and print its summary."""
+    from unireward.train import stages
+
+    summary = getattr(stages, train)(output, model, work, _settings(getattr(stages, settings), items), log=typer.echo)
+    typer.echo(json.dumps({k: summary[k] for k in ("output", "steps", "seconds", "probe")}, indent=2))
+
+
 @app.command()
 def vision(
     model: Annotated[str, typer.Option(help="A Qwen2.5-VL folder (e.g. unireward.train.small.build_small_base).")],
@@ -73,10 +82,7 @@ def vision(
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="VisionSettings: --set steps=600.")] = None,
 ) -> None:
     """Stage 0: pretrain the vision tower on the synthetic world's per-token scene labels (resumes from WORK)."""
-    from unireward.train.stages import VisionSettings, train_vision
-
-    summary = train_vision(output, model, work, _settings(VisionSettings, set_), log=typer.echo)
-    typer.echo(json.dumps({k: summary[k] for k in ("output", "steps", "seconds", "probe")}, indent=2))
+    _run_stage("train_vision", "VisionSettings", model, output, work, set_)
 
 
 @app.command()
@@ -87,10 +93,7 @@ def align(
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="AlignSettings: --set steps=800.")] = None,
 ) -> None:
     """Stage 1: tower frozen, merger + language model learn to describe images and clips (resumes from WORK)."""
-    from unireward.train.stages import AlignSettings, train_align
-
-    summary = train_align(output, model, work, _settings(AlignSettings, set_), log=typer.echo)
-    typer.echo(json.dumps({k: summary[k] for k in ("output", "steps", "seconds", "probe")}, indent=2))
+    _run_stage("train_align", "AlignSettings", model, output, work, set_)
 
 
 @app.command()
@@ -102,10 +105,7 @@ def reason(
 ) -> None:
     """Stage 1b: from text alone (the judge's prompt and the true descriptions), the language model learns what
     follows them: the correct answer, each candidate's check, the verdict or score (resumes from WORK)."""
-    from unireward.train.stages import ReasonSettings, train_reason
-
-    summary = train_reason(output, model, work, _settings(ReasonSettings, set_), log=typer.echo)
-    typer.echo(json.dumps({k: summary[k] for k in ("output", "steps", "seconds", "probe")}, indent=2))
+    _run_stage("train_reason", "ReasonSettings", model, output, work, set_)
 
 
 @app.command()
@@ -117,7 +117,4 @@ def answer(
 ) -> None:
     """The small answerer: answer SFT on the world's image and video questions from the small VLM base, stopped
     while it is mediocre (the probe prints the oracle-graded accuracy; resumes from WORK)."""
-    from unireward.train.stages import AnswerSettings, train_answer
-
-    summary = train_answer(output, model, work, _settings(AnswerSettings, set_), log=typer.echo)
-    typer.echo(json.dumps({k: summary[k] for k in ("output", "steps", "seconds", "probe")}, indent=2))
+    _run_stage("train_answer", "AnswerSettings", model, output, work, set_)
