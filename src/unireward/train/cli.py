@@ -1,7 +1,8 @@
 """`unireward train judge`: fine-tune a VLM judge on a ``trl`` export (see docs/train.md). `unireward train vision`,
 `unireward train align` and `unireward train reason`: stages 0, 1 and 1b of the staged small-VLM recipe
 (`unireward.train.stages`); stage 2 is `train judge` on their output. `unireward train answer`: the small
-answerer that DPO experiments start from, built on the stage 1 model.
+answerer that DPO experiments start from, built on the stage 1 model. `unireward train generator`: a small
+text-to-image or text-to-video diffusion model of the synthetic world (`unireward.train.generator`).
 
 Prints the training summary as JSON on stdout. Heavy imports happen inside the command.
 """
@@ -118,3 +119,20 @@ def answer(
     """The small answerer: answer SFT on the world's image and video questions from the small VLM base, stopped
     while it is mediocre (the probe prints the oracle-graded accuracy; resumes from WORK)."""
     _run_stage("train_answer", "AnswerSettings", model, output, work, set_)
+
+
+@app.command()
+def generator(
+    output: Annotated[Path, typer.Option(help="Folder for the diffusers pipeline (a `diffusers:`/`t2v:` generator).")],
+    kind: Annotated[str, typer.Option(help="image (StableDiffusionPipeline) or video (TextToVideoSDPipeline).")] = (
+        "image"),
+    work: Annotated[Optional[Path], typer.Option(help="Resumable state (default: OUTPUT-work).")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="GeneratorSettings: --set steps=2000.")] = None,
+) -> None:
+    """A small text-to-image or text-to-video diffusion model of the synthetic world, stopped while mediocre
+    (the probe prints the oracle's share of fully right samples; resumes from WORK)."""
+    from unireward.train.generator import GeneratorSettings, train_generator
+
+    s = _settings(GeneratorSettings, [f"kind={kind}", *(set_ or [])])
+    summary = train_generator(output, s, work, log=typer.echo)
+    typer.echo(json.dumps({k: summary[k] for k in ("output", "steps", "seconds", "vae", "probe")}, indent=2))

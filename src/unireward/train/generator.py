@@ -1,0 +1,367 @@
+"""Small text-to-image and text-to-video diffusion generators of the synthetic world: the models that stage 3
+(Diffusion-DPO, `unireward align diffusion`) aligns at CPU scale.
+
+    from unireward.train.generator import GeneratorSettings, train_generator
+    train_generator("assets/small-t2i", GeneratorSettings(kind="image"))   # StableDiffusionPipeline folder
+    train_generator("runs/small-t2v", GeneratorSettings(kind="video"))     # TextToVideoSDPipeline folder
+
+The output is an ordinary diffusers pipeline folder (`DiffusionPipeline.from_pretrained` loads it), so it is
+`unireward construct`'s ``diffusers:`` / ``t2v:`` generator and `unireward align diffusion`'s model as it is.
+
+Design choices a user will notice:
+- **The real architectures, small**: a CLIP text encoder, an `AutoencoderKL` (4 latent channels, 4x down), a
+  `UNet2DConditionModel` (image) or `UNet3DConditionModel` (video, ModelScope T2V), DDIM sampling with
+  classifier-free guidance. Images are 48 px (the oracle reads blurry 48-px shapes reliably; 32 px is too
+  small for a slightly blurry generator), videos 32 px x 8 frames (8 frames as the judge samples them).
+- **A word-level tokenizer** (CLIP BPE trained on the world's captions, so each word is one token). The text
+  encoder is trained from scratch with the denoiser: there is no pretrained CLIP to start from offline.
+- **Two stages in one call**: the VAE learns to reconstruct rendered scenes (MSE + a small KL), then it is
+  frozen and the text encoder + denoiser learn ε-prediction (SD's noise schedule), with 10% of captions
+  dropped for guidance. The VAE's latent scale is measured and stored as ``scaling_factor``.
+- **Fresh data every step, train-split captions only**: step s draws its captions and renders their correct
+  scenes from a generator seeded by (seed, s), so a resumed run sees the same batches; captions of the val and
+  test splits (disjoint compositions, `synth.generate.split_of`) are never trained on.
+- **Stopped while mediocre, on purpose**: stage 3 needs room to improve. The probe samples one output per
+  held-out val caption and prints the oracle's share of fully right samples (``acc``) and mean score; the
+  default budgets land in the 30-60% band the alignment proof needs. Resumable (``WORK/state.pt``).
+- ``unireward_align.json`` records the sampling settings (steps, guidance, frames), which construct's
+  diffusion generators read, so the folder samples the way it was probed without options.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from unireward.synth.generate import (
+    _caption_in_split,
+    image_scene,
+    sample_image_caption,
+    sample_video_caption,
+    video_clip,
+)
+from unireward.synth.render import render_clip, render_scene
+
+
+@dataclass
+class GeneratorSettings:
+    kind: str = "image"  # "image" (StableDiffusionPipeline) or "video" (TextToVideoSDPipeline)
+    size: int = 0  # pixels; 0: 48 for images, 32 for videos
+    frames: int = 8
+    vae_steps: int = 600
+    vae_lr: float = 2e-3
+    steps: int = 3000
+    batch: int = 32
+    lr: float = 1e-3
+    warmup: int = 100
+    cond_dropout: float = 0.1
+    width: int = 32  # the denoiser's first block; blocks are (w, 2w, 2w)
+    text_width: int = 64
+    sample_steps: int = 20
+    guidance: float = 3.0
+    probe_every: int = 500
+    probe_n: int = 48  # held-out val captions, one sample each
+    save_every: int = 250
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("image", "video"):
+            raise ValueError(f"kind must be 'image' or 'video', got {self.kind!r}")
+        if not self.size:
+            self.size = 48 if self.kind == "image" else 32
+        if self.size % 16:
+            raise ValueError(f"size must be a multiple of 16 (4x VAE, then 4x in the denoiser), got {self.size}")
+
+
+MAX_TOKENS = 16
+
+
+# ------------------------------------------------------------------------------------------ data
+def caption_and_media(kind: str, rng: np.random.Generator, split: str, size: int, frames: int) -> tuple[str, Any]:
+    """A caption of `split` and a correct rendering of it (a PIL image, or a list of frames)."""
+    if kind == "image":
+        cap = _caption_in_split(rng, split, sample_image_caption)
+        return cap.text(), render_scene(image_scene(cap, rng, set(), 0.0), size)
+    cap = _caption_in_split(rng, split, sample_video_caption)
+    return cap.text(), render_clip(video_clip(cap, rng, set(), 0.0, frames), size)
+
+
+def pixels(media: list[Any]) -> torch.Tensor:
+    """Images (B, 3, H, W) or videos (B, 3, F, H, W) in [-1, 1]."""
+    def one(img: Any) -> torch.Tensor:
+        return torch.from_numpy(np.asarray(img, dtype=np.float32) / 127.5 - 1.0).permute(2, 0, 1)
+
+    if isinstance(media[0], list):
+        return torch.stack([torch.stack([one(f) for f in m], dim=1) for m in media])
+    return torch.stack([one(m) for m in media])
+
+
+def batch_at(s: GeneratorSettings, step: int, split: str = "train") -> tuple[list[str], torch.Tensor]:
+    rng = np.random.default_rng([s.seed, step, 0 if split == "train" else 1])
+    caps, media = zip(*(caption_and_media(s.kind, rng, split, s.size, s.frames) for _ in range(s.batch)))
+    return list(caps), pixels(list(media))
+
+
+def probe_captions(s: GeneratorSettings) -> list[str]:
+    rng = np.random.default_rng([s.seed, 10**6])
+    return [caption_and_media(s.kind, rng, "val", s.size, s.frames)[0] for _ in range(s.probe_n)]
+
+
+def world_corpus() -> list[str]:
+    """Every word of the world's captions (all splits), for the tokenizer."""
+    rng = np.random.default_rng(0)
+    return [sample_image_caption(rng).text() for _ in range(3000)] + \
+           [sample_video_caption(rng).text() for _ in range(2000)]
+
+
+def world_tokenizer(folder: Path):
+    """A CLIP tokenizer whose BPE merges make every word of the world one token (a word outside the world's
+    vocabulary becomes characters, or the unknown token where BPE leaves a piece that is not in the vocabulary)."""
+    from transformers import CLIPTokenizer
+
+    if not (folder / "vocab.json").is_file():  # made once per work folder: a resumed run keeps its token ids
+        _write_world_bpe(folder)
+    return CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"), pad_token="<|endoftext|>",
+                         model_max_length=MAX_TOKENS)
+
+
+def _write_world_bpe(folder: Path) -> None:
+    """BPE merges learned from the world's captions until every word is one token, ties broken by the pair
+    itself (the `tokenizers` trainer breaks them differently from run to run, which would change token ids)."""
+    from collections import Counter
+
+    alphabet = list("abcdefghijklmnopqrstuvwxyz0123456789,.'-")
+    counts = Counter(w for text in world_corpus() for w in text.split())
+    seqs = {w: [*w[:-1], w[-1] + "</w>"] for w in counts}
+    merges: list[tuple[str, str]] = []
+    while True:
+        pairs: Counter = Counter()
+        for w, seq in seqs.items():
+            for pair in zip(seq, seq[1:]):
+                pairs[pair] += counts[w]
+        if not pairs:
+            break
+        a, b = max(pairs, key=lambda p: (pairs[p], p))
+        merges.append((a, b))
+        for w, seq in seqs.items():
+            i, out = 0, []
+            while i < len(seq):
+                if seq[i:i + 2] == [a, b]:
+                    out.append(a + b)
+                    i += 2
+                else:
+                    out.append(seq[i])
+                    i += 1
+            seqs[w] = out
+    tokens = ["<|startoftext|>", "<|endoftext|>", *alphabet, *(c + "</w>" for c in alphabet)]
+    tokens += [a + b for a, b in merges]
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "vocab.json").write_text(json.dumps({t: i for i, t in enumerate(dict.fromkeys(tokens))}))
+    (folder / "merges.txt").write_text("#version: 0.2\n" + "".join(f"{a} {b}\n" for a, b in merges))
+
+
+# ------------------------------------------------------------------------------------------ models
+def build_pipeline(s: GeneratorSettings, work: Path):
+    """A fresh (random) pipeline of the settings' kind."""
+    from diffusers import (
+        AutoencoderKL,
+        DDIMScheduler,
+        StableDiffusionPipeline,
+        TextToVideoSDPipeline,
+        UNet2DConditionModel,
+        UNet3DConditionModel,
+    )
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    torch.manual_seed(s.seed)
+    tok = world_tokenizer(work / "tokenizer-src")
+    tw = s.text_width
+    te = CLIPTextModel(CLIPTextConfig(vocab_size=len(tok), hidden_size=tw, intermediate_size=2 * tw,
+                                      num_hidden_layers=2, num_attention_heads=4, max_position_embeddings=MAX_TOKENS,
+                                      bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+                                      pad_token_id=tok.pad_token_id))
+    vae = AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(32, 64, 64),
+                        down_block_types=("DownEncoderBlock2D",) * 3, up_block_types=("UpDecoderBlock2D",) * 3,
+                        layers_per_block=1, norm_num_groups=16, sample_size=s.size)
+    # a tight posterior from the start (std ~1e-3): the KL weight is tiny, so an untrained log-variance would stay
+    # near 0 and every posterior sample (what Diffusion-DPO encodes) would be mostly noise
+    with torch.no_grad():
+        vae.quant_conv.weight[4:].zero_()
+        vae.quant_conv.bias[4:].fill_(-14.0)
+    sched = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False,
+                          set_alpha_to_one=False, steps_offset=1, prediction_type="epsilon")
+    w = s.width
+    common = dict(sample_size=s.size // 4, in_channels=4, out_channels=4, layers_per_block=1,
+                  block_out_channels=(w, 2 * w, 2 * w), cross_attention_dim=s.text_width, attention_head_dim=8,
+                  norm_num_groups=8)
+    if s.kind == "image":
+        unet = UNet2DConditionModel(down_block_types=("CrossAttnDownBlock2D",) * 2 + ("DownBlock2D",),
+                                    up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 2, **common)
+        return StableDiffusionPipeline(vae=vae, text_encoder=te, tokenizer=tok, unet=unet, scheduler=sched,
+                                       safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+    unet = UNet3DConditionModel(down_block_types=("CrossAttnDownBlock3D",) * 2 + ("DownBlock3D",),
+                                up_block_types=("UpBlock3D",) + ("CrossAttnUpBlock3D",) * 2, **common)
+    return TextToVideoSDPipeline(vae=vae, text_encoder=te, tokenizer=tok, unet=unet, scheduler=sched)
+
+
+def encode_text(pipe, captions: list[str]) -> torch.Tensor:
+    """The text encoder's last hidden states, tokenized exactly as the pipelines do (padded to max length)."""
+    ids = pipe.tokenizer(captions, padding="max_length", max_length=pipe.tokenizer.model_max_length,
+                         truncation=True, return_tensors="pt").input_ids
+    return pipe.text_encoder(ids)[0]
+
+
+def encode_media(vae, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Scaled latents of images (B, 3, H, W) or videos (B, 3, F, H, W) (frames encoded one by one): posterior
+    samples drawn with `generator`, or the posterior means without one."""
+    video = x.ndim == 5
+    if video:
+        b, c, f, h, w = x.shape
+        x = x.permute(0, 2, 1, 3, 4).reshape(b * f, c, h, w)
+    dist = vae.encode(x).latent_dist
+    z = (dist.sample(generator) if generator is not None else dist.mean) * vae.config.scaling_factor
+    if video:
+        z = z.reshape(b, f, *z.shape[1:]).permute(0, 2, 1, 3, 4)
+    return z
+
+
+# ------------------------------------------------------------------------------------------ probes
+def sample(pipe, captions: list[str], s: GeneratorSettings, seed: int = 0) -> list[Any]:
+    """One output per caption (PIL images, or lists of frames), seeds fixed per position."""
+    gens = [torch.Generator("cpu").manual_seed(seed + i) for i in range(len(captions))]
+    kw = dict(num_inference_steps=s.sample_steps, guidance_scale=s.guidance, generator=gens)
+    with torch.no_grad():
+        if s.kind == "image":
+            return pipe(prompt=captions, **kw).images
+        frames = pipe(prompt=captions, num_frames=s.frames, output_type="np", **kw).frames
+    from PIL import Image
+
+    return [[Image.fromarray((np.clip(f, 0, 1) * 255).round().astype(np.uint8)) for f in v] for v in frames]
+
+
+def oracle_accuracy(kind: str, captions: list[str], media: list[Any]) -> dict[str, float]:
+    """The oracle's share of fully right outputs and their mean element fraction."""
+    from unireward.synth import Oracle
+
+    oracle, right, fracs = Oracle(), [], []
+    for cap, m in zip(captions, media):
+        frac = oracle.score_image(cap, m)[0] if kind == "image" else oracle.score_video(cap, m).fraction
+        right.append(frac == 1.0)
+        fracs.append(frac)
+    return {"acc": round(float(np.mean(right)), 3), "fraction": round(float(np.mean(fracs)), 3)}
+
+
+# ------------------------------------------------------------------------------------------ training
+def _train_vae(pipe, s: GeneratorSettings, work: Path, log: Callable[[str], None]) -> dict[str, Any]:
+    from unireward.train.stages import run_loop
+
+    vae = pipe.vae
+    held_caps, held = batch_at(s, 0, "val")
+
+    def frames_of(x: torch.Tensor) -> torch.Tensor:  # the VAE is 2-D: a video is a batch of frames
+        return x.permute(0, 2, 1, 3, 4).flatten(0, 1) if x.ndim == 5 else x
+
+    def loss_fn(step: int) -> torch.Tensor:
+        x = frames_of(batch_at(s, step)[1])
+        dist = vae.encode(x).latent_dist
+        rec = vae.decode(dist.sample(torch.Generator().manual_seed(s.seed * 1_000_003 + step))).sample
+        return torch.nn.functional.mse_loss(rec, x) + 1e-6 * dist.kl().mean()
+
+    def probe() -> dict[str, Any]:
+        with torch.no_grad():
+            rec = vae.decode(vae.encode(frames_of(held)).latent_dist.mean).sample
+        mse = torch.nn.functional.mse_loss(rec, frames_of(held)).item()
+        imgs = ((rec.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
+        from PIL import Image
+
+        media: list[Any] = [Image.fromarray(a) for a in imgs]
+        if s.kind == "video":
+            media = [media[i:i + s.frames] for i in range(0, len(media), s.frames)]
+        return {"mse": round(mse, 5), **oracle_accuracy(s.kind, held_caps, media)}
+
+    state = run_loop({"vae": vae}, list(vae.parameters()), loss_fn, probe, work / "vae", s.vae_steps, s.vae_lr,
+                     min(s.warmup, s.vae_steps), max(1, s.vae_steps // 2), s.save_every, log)
+    with torch.no_grad():  # latents of unit variance, as SD's scaling_factor makes them
+        z = encode_media(vae, batch_at(s, 10**7)[1])
+    vae.register_to_config(scaling_factor=float(1.0 / z.std()))
+    return {"steps": state.step, "probe": state.history[-1] if state.history else {}}
+
+
+def _train_denoiser(pipe, s: GeneratorSettings, work: Path, log: Callable[[str], None]) -> dict[str, Any]:
+    from diffusers import DDPMScheduler
+
+    from unireward.train.stages import run_loop
+
+    noise_sched = DDPMScheduler.from_config(pipe.scheduler.config)
+    pipe.vae.requires_grad_(False)
+    pipe.vae.eval()
+    caps_probe = probe_captions(s)
+    params = list(pipe.unet.parameters()) + list(pipe.text_encoder.parameters())
+
+    def loss_fn(step: int) -> torch.Tensor:
+        caps, x = batch_at(s, step)
+        # all randomness from (seed, step), the global RNG too (UNet3D's temporal convs have dropout): exact resume
+        g = torch.Generator().manual_seed(s.seed * 1_000_003 + step)
+        torch.manual_seed(s.seed * 1_000_003 + step)
+        keep = torch.rand(len(caps), generator=g) >= s.cond_dropout
+        caps = [c if k else "" for c, k in zip(caps, keep.tolist())]
+        with torch.no_grad():
+            z0 = encode_media(pipe.vae, x, g)
+        noise = torch.randn(z0.shape, generator=g)
+        t = torch.randint(0, noise_sched.config.num_train_timesteps, (len(caps),), generator=g)
+        zt = noise_sched.add_noise(z0, noise, t)
+        pred = pipe.unet(zt, t, encoder_hidden_states=encode_text(pipe, caps)).sample
+        return torch.nn.functional.mse_loss(pred, noise)
+
+    def probe() -> dict[str, Any]:
+        pipe.unet.eval()
+        pipe.text_encoder.eval()
+        out = oracle_accuracy(s.kind, caps_probe, sample(pipe, caps_probe, s))
+        pipe.unet.train()
+        pipe.text_encoder.train()
+        return out
+
+    pipe.unet.train()
+    pipe.text_encoder.train()
+    state = run_loop({"unet": pipe.unet, "text_encoder": pipe.text_encoder}, params, loss_fn, probe,
+                     work / "denoiser", s.steps, s.lr, s.warmup, s.probe_every, s.save_every, log)
+    return {"steps": state.step, "probe": state.history[-1] if state.history else {}, "history": state.history}
+
+
+def train_generator(output: str | Path, settings: GeneratorSettings | None = None, work: str | Path | None = None,
+                    log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Train a small generator of the synthetic world and save it as a diffusers pipeline folder at `output`.
+    Resumes from `work` (default ``OUTPUT-work``). Returns the summary, also written to
+    ``OUTPUT/train_summary.json``."""
+    s, output = settings or GeneratorSettings(), Path(output)
+    work = Path(work) if work else output.with_name(output.name + "-work")
+    start = time.time()
+    pipe = build_pipeline(s, work)
+    pipe.set_progress_bar_config(disable=True)
+    torch.manual_seed(s.seed)
+    vae = _train_vae(pipe, s, work, log)
+    log(f"VAE done ({time.time() - start:.0f} s): {json.dumps(vae['probe'])}")
+    den = _train_denoiser(pipe, s, work, log)
+    pipe.unet.eval()
+    pipe.text_encoder.eval()
+    tmp = output.with_name(output.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    pipe.save_pretrained(tmp)
+    inference = {"num_inference_steps": s.sample_steps, "guidance_scale": s.guidance}
+    if s.kind == "video":
+        inference["num_frames"] = s.frames
+    (tmp / "unireward_align.json").write_text(json.dumps({"inference": inference}, indent=2))
+    summary = {"output": str(output), "kind": s.kind, "settings": asdict(s), "seconds": round(time.time() - start, 1),
+               "vae": vae, "steps": den["steps"], "probe": den["probe"], "history": den["history"]}
+    (tmp / "train_summary.json").write_text(json.dumps(summary, indent=2))
+    shutil.rmtree(output, ignore_errors=True)
+    tmp.rename(output)
+    return summary

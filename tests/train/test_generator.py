@@ -1,0 +1,118 @@
+"""The small generators of the synthetic world (`unireward.train.generator`): a word-level tokenizer, a few real
+VAE and denoiser steps at tiny settings, a loss that falls, an exact resume, and an output folder that loads in
+its diffusers pipeline and serves as construct's generator."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from unireward.train.generator import GeneratorSettings, batch_at, train_generator, world_tokenizer
+
+
+def tiny(kind: str, **kw) -> GeneratorSettings:
+    base = dict(kind=kind, size=16, frames=4, vae_steps=2, steps=4, batch=4, width=8, text_width=16,
+                probe_every=2, probe_n=2, sample_steps=2, save_every=2, warmup=1)
+    return GeneratorSettings(**{**base, **kw})
+
+
+def test_tokenizer_makes_every_caption_word_one_token(tmp_path):
+    tok = world_tokenizer(tmp_path / "tok")
+    ids = tok("a large red circle to the left of a blue square").input_ids
+    assert tok.convert_ids_to_tokens(ids)[1:-1] == [w + "</w>" for w in
+                                                     "a large red circle to the left of a blue square".split()]
+    assert len(tok("three blue squares", padding="max_length").input_ids) == tok.model_max_length == 16
+
+
+def test_batches_are_train_captions_with_correct_renders_and_repeat_exactly():
+    from unireward.synth import Oracle
+    from unireward.synth.generate import split_of
+
+    s = GeneratorSettings(kind="image", batch=3)
+    caps, x = batch_at(s, 5)
+    assert x.shape == (3, 3, 48, 48) and -1.0 <= x.min() and x.max() <= 1.0
+    assert all(split_of(c) == "train" for c in caps)
+    img = ((x[0].permute(1, 2, 0) + 1) * 127.5).round().byte().numpy()
+    assert Oracle().score_image(caps[0], img)[0] == 1.0
+    again, y = batch_at(s, 5)
+    assert again == caps and torch.equal(x, y)
+    caps_v, v = batch_at(GeneratorSettings(kind="video", batch=2, frames=4), 0)
+    assert v.shape == (2, 3, 4, 32, 32)
+
+
+def test_settings_reject_bad_kind_and_size():
+    with pytest.raises(ValueError, match="kind must be 'image' or 'video'"):
+        GeneratorSettings(kind="audio")
+    with pytest.raises(ValueError, match="multiple of 16"):
+        GeneratorSettings(size=40)
+
+
+def test_image_generator_loss_falls_and_output_loads_as_pipeline_and_generator(tmp_path):
+    from diffusers import DiffusionPipeline, StableDiffusionPipeline
+
+    from unireward.construct.generators import load_generator
+    from unireward.construct.items import PromptItem
+    from unireward.tasks import Task
+
+    out = tmp_path / "t2i"
+    summary = train_generator(out, tiny("image", vae_steps=20, steps=60, probe_every=20, batch=8), log=lambda _: None)
+    losses = [h["loss"] for h in summary["history"]]
+    assert losses[-1] < 0.9 * losses[0]  # ε-prediction starts learning the (flat) world's latents at once
+    assert {"acc", "fraction"} <= set(summary["probe"])
+    pipe = DiffusionPipeline.from_pretrained(out)
+    assert isinstance(pipe, StableDiffusionPipeline) and pipe.vae.config.scaling_factor != 0.18215
+    assert json.loads((out / "unireward_align.json").read_text())["inference"] == {
+        "num_inference_steps": 2, "guidance_scale": 3.0}
+    gen = load_generator(f"diffusers:{out}", Task.IMAGE_GENERATION)
+    cands = gen.generate(PromptItem(id="p", prompt="a red circle", position=0), 2, seed=0, media_dir=tmp_path / "m")
+    from PIL import Image
+
+    assert [Image.open(c.path).size for c in cands] == [(16, 16), (16, 16)]
+
+
+def test_video_generator_resumes_exactly_and_samples_its_frame_count(tmp_path):
+    from unireward.construct.generators import load_generator
+    from unireward.construct.items import PromptItem
+    from unireward.media import load_video
+    from unireward.tasks import Task
+
+    s = tiny("video", vae_steps=3, probe_every=1)  # saved at step 2, stopped at step 3
+    full = train_generator(tmp_path / "full", s, log=lambda _: None)
+
+    def stop_at_3(line: str) -> None:
+        if line.startswith("{") and json.loads(line)["step"] == 3 and "mse" not in line:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_generator(tmp_path / "cut", s, log=stop_at_3)
+    lines: list[str] = []
+    resumed = train_generator(tmp_path / "cut", s, log=lines.append)
+    assert "resumed at step 2" in lines
+    assert resumed["history"][-1]["loss"] == full["history"][-1]["loss"]
+    from safetensors.torch import load_file
+
+    a = load_file(str(tmp_path / "full" / "unet" / "diffusion_pytorch_model.safetensors"))
+    b = load_file(str(tmp_path / "cut" / "unet" / "diffusion_pytorch_model.safetensors"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    gen = load_generator(f"t2v:{tmp_path / 'full'}", Task.VIDEO_GENERATION)
+    cands = gen.generate(PromptItem(id="p", prompt="a red circle moves left", position=0), 1, seed=0,
+                         media_dir=tmp_path / "m")
+    assert len(load_video(cands[0].path, num_frames=4)) == 4
+
+
+def test_cli_trains_a_generator(tmp_path):
+    from typer.testing import CliRunner
+
+    from unireward.cli import app
+
+    args = ["train", "generator", "--output", str(tmp_path / "g"), "--kind", "image"]
+    for k, v in dict(size=16, vae_steps=1, steps=2, batch=2, width=8, text_width=16, probe_every=2, probe_n=1,
+                     sample_steps=1, warmup=1).items():
+        args += ["--set", f"{k}={v}"]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output[res.output.index("{\n"):])["steps"] == 2
+    bad = CliRunner().invoke(app, ["train", "generator", "--output", str(tmp_path / "h"), "--set", "colour=red"])
+    assert bad.exit_code != 0 and "unknown settings" in bad.output
