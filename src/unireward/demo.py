@@ -13,7 +13,10 @@
    is, on right and on wrong verdicts, and the accuracy of its confident half), and the Spearman correlation
    of the pointwise scores with the oracle's, which re-reads every image and video from its pixels;
 4. draws a few judged examples with their pictures, and writes ``report.md`` with the plots. The accuracy
-   table and bars are drawn by `unireward.bench.report` (`pair_table`, `plot_bars`), as in a benchmark report.
+   table and bars are drawn by `unireward.bench.report` (`pair_table`, `plot_bars`), as in a benchmark report;
+5. stage 3 (the command's default, ``--no-stage3`` to skip): the small generator's samples judged into pairs,
+   a short Diffusion-DPO run, the oracle's accuracy before and after with a picture grid
+   (`unireward.demo_align`).
 
 Outputs in OUT: ``report.md``, ``metrics.json`` (per task ``pair``: the `compute_metrics` dict, ``point``:
 Spearman and the scores), ``predictions.jsonl``, ``plots/`` (tau and diff bars per task, score-vs-oracle
@@ -49,17 +52,26 @@ def demo(
         "reason-logprob"),
     difficulty: Annotated[Optional[float], typer.Option(
         help="Difficulty of the test world (default: the small judge's training difficulty).")] = None,
+    stage3: Annotated[bool, typer.Option(
+        help="Also run stage 3: the small generator's samples judged into pairs, Diffusion-DPO, before/after.")] = (
+        True),
+    generator: Annotated[Optional[str], typer.Option(
+        help="Generator for stage 3 (default: assets/small-t2i).")] = None,
 ) -> None:
-    """Build synthetic test data, judge it with the small judge, score it, and write report.md with plots."""
+    """Build synthetic test data, judge it with the small judge, score it, and write report.md with plots; then
+    align the small generator with the judge's pairs (stage 3)."""
     summary = run_demo(output, train=train, judge=judge, n=n, seed=seed, examples=examples, mode=mode,
-                       difficulty=difficulty)
-    typer.echo(json.dumps({k: summary[k] for k in ("report", "seconds", "pair_acc", "spearman")}, indent=2))
+                       difficulty=difficulty, stage3=stage3, generator=generator)
+    keys = ("report", "seconds", "pair_acc", "spearman", "stage3")
+    typer.echo(json.dumps({k: summary[k] for k in keys if k in summary}, indent=2))
 
 
 def run_demo(output: str | Path = "runs/demo", train: bool = False, judge: str | Path | None = None, n: int = 40,
              seed: int = 0, examples: int = 4, mode: str = "reason-logprob", difficulty: float | None = None,
-             progress: bool = True) -> dict[str, Any]:
-    """The demo as a library call; returns the metrics and the report path."""
+             progress: bool = True, stage3: bool = False, generator: str | Path | None = None,
+             stage3_options: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The demo as a library call; returns the metrics and the report path. `stage3` adds the alignment section
+    (`unireward.demo_align.run_stage3` with `stage3_options`; off by default here, on in the command)."""
     import unireward as ur
     from unireward.predict import predict_file
     from unireward.synth import build_dataset
@@ -91,13 +103,28 @@ def run_demo(output: str | Path = "runs/demo", train: bool = False, judge: str |
              "scatter": plot_scatter(metrics, output / "plots" / "score_vs_oracle.png")}
     shown = draw_examples(records_path, rows, output / "examples", examples)
     times["plots"] = time.time() - t
+    aligned = None
+    if stage3:
+        from unireward.demo_align import GENERATOR, run_stage3
+
+        t = time.time()
+        gen = Path(generator) if generator else GENERATOR
+        if not (gen / "model_index.json").is_file():
+            raise FileNotFoundError(f"no diffusers pipeline at {gen}: pass --generator FOLDER (`unireward train "
+                                    "generator` makes one), or --no-stage3")
+        aligned = run_stage3(output, the_judge, gen, progress=progress, **(stage3_options or {}))
+        times["stage3"] = time.time() - t
+        metrics["stage3"] = aligned
     metrics.update(judge=str(judge_path), mode=mode, n_per_task_form=n, seed=seed, difficulty=difficulty,
                    seconds={k: round(v, 1) for k, v in times.items()})
     metrics["seconds"]["total"] = round(sum(times.values()), 1)
     (output / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     report = write_demo_report(output, metrics, plots, shown)
-    return {"report": str(report), "seconds": metrics["seconds"], "pair_acc": metrics["pair_acc"],
-            "spearman": metrics["spearman"], "metrics": metrics}
+    out = {"report": str(report), "seconds": metrics["seconds"], "pair_acc": metrics["pair_acc"],
+           "spearman": metrics["spearman"], "metrics": metrics}
+    if aligned:
+        out["stage3"] = {k: aligned[k] for k in ("pairs", "before", "after", "change_ci95")}
+    return out
 
 
 def _judge_path(output: Path, train: bool, judge: str | Path | None, progress: bool) -> Path | str:
@@ -353,6 +380,10 @@ def write_demo_report(output: Path, metrics: dict[str, Any], plots: dict[str, Pa
                   f"![{ex['id']}]({rel})", ""]
         if ex.get("text"):
             lines += ["The judge's answer:", "", "```", ex["text"].strip(), "```", ""]
+    if metrics.get("stage3"):
+        from unireward.demo_align import report_lines
+
+        lines += report_lines(output, metrics["stage3"])
     sec = metrics["seconds"]
     lines += ["## Run", "", "Seconds: " + ", ".join(f"{k} {v}" for k, v in sec.items()) + ".",
               "Metrics: `metrics.json`; one prediction per record: `predictions.jsonl`.", ""]
