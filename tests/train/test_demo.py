@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 
 def test_demo_writes_report_metrics_plots_and_examples(base_model, tmp_path):
     from unireward.demo import run_demo
@@ -30,9 +32,41 @@ def test_demo_writes_report_metrics_plots_and_examples(base_model, tmp_path):
     assert summary["seconds"]["total"] > 0
 
 
-def test_demo_without_a_judge_says_what_to_do(tmp_path, monkeypatch):
-    import pytest
+def test_stage3_constructs_pairs_aligns_the_generator_and_reports_before_after(tmp_path):
+    """Stage 3 at toy size: a tiny generator of the world samples, a judge's pairs (here the oracle's) train it by
+    Diffusion-DPO, the oracle measures the same held-out captions and seeds before and after, with a grid."""
+    from unireward.demo_align import report_lines, run_stage3
+    from unireward.synth import Oracle
+    from unireward.train.generator import GeneratorSettings, train_generator
 
+    gen = tmp_path / "gen"
+    train_generator(gen, GeneratorSettings(size=16, vae_steps=1, steps=2, batch=2, width=8, text_width=16,
+                                           probe_every=2, probe_n=1, sample_steps=2, warmup=1), log=lambda _: None)
+    out = tmp_path / "demo"
+    s3 = run_stage3(out, Oracle(), gen, train_captions=4, n=4, test_captions=3, eval_samples=2, steps=2,
+                    progress=False, per_device_batch_size=1)
+    assert s3["pairs"] >= 1 and s3["dpo_steps"] == 2
+    assert (out / "stage3" / "aligned" / "model_index.json").is_file()
+    for side in ("before", "after"):
+        assert 0 <= s3[side]["accuracy"] <= s3[side]["fraction"] <= 1
+        assert len(list((out / "stage3" / "eval" / side).rglob("*.png"))) == 6  # 3 captions x 2 seeds
+    lo, hi = s3["change_ci95"]["accuracy"]
+    assert lo <= s3["after"]["accuracy"] - s3["before"]["accuracy"] <= hi
+    assert (out / "stage3" / "before_after.png").stat().st_size > 1000
+    lines = report_lines(out, s3)
+    assert lines[0] == "## Stage 3: align the small generator with the judge's pairs"
+    assert "![before and after](stage3/before_after.png)" in lines
+
+
+def test_demo_stage3_needs_a_generator(base_model, tmp_path):
+    from unireward.demo import run_demo
+
+    with pytest.raises(FileNotFoundError, match="--no-stage3"):
+        run_demo(tmp_path / "demo", judge=base_model, n=1, examples=0, mode="logprob", progress=False,
+                 stage3=True, generator=tmp_path / "missing")
+
+
+def test_demo_without_a_judge_says_what_to_do(tmp_path, monkeypatch):
     import unireward.demo as demo
 
     monkeypatch.setattr(demo, "ASSET", tmp_path / "missing")
