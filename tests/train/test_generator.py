@@ -9,7 +9,7 @@ import json
 import pytest
 import torch
 
-from unireward.train.generator import GeneratorSettings, batch_at, train_generator, world_tokenizer
+from unireward.train.generator import GeneratorSettings, batch_at, encode_media, train_generator, world_tokenizer
 
 
 def tiny(kind: str, **kw) -> GeneratorSettings:
@@ -57,12 +57,16 @@ def test_image_generator_loss_falls_and_output_loads_as_pipeline_and_generator(t
     from unireward.tasks import Task
 
     out = tmp_path / "t2i"
-    summary = train_generator(out, tiny("image", vae_steps=20, steps=60, probe_every=20, batch=8), log=lambda _: None)
+    s = tiny("image", vae_steps=20, steps=60, probe_every=20, batch=8)
+    summary = train_generator(out, s, log=lambda _: None)
     losses = [h["loss"] for h in summary["history"]]
     assert losses[-1] < 0.9 * losses[0]  # ε-prediction starts learning the (flat) world's latents at once
     assert {"acc", "fraction"} <= set(summary["probe"])
     pipe = DiffusionPipeline.from_pretrained(out)
-    assert isinstance(pipe, StableDiffusionPipeline) and pipe.vae.config.scaling_factor != 0.18215
+    assert isinstance(pipe, StableDiffusionPipeline)
+    with torch.no_grad():  # the stored scaling_factor gives latents of unit variance, as the noise schedule expects
+        z = encode_media(pipe.vae, batch_at(s, 10**7)[1])
+    assert abs(z.std().item() - 1.0) < 1e-3
     assert json.loads((out / "unireward_align.json").read_text())["inference"] == {
         "num_inference_steps": 2, "guidance_scale": 3.0}
     gen = load_generator(f"diffusers:{out}", Task.IMAGE_GENERATION)

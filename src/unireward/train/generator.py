@@ -59,8 +59,8 @@ class GeneratorSettings:
     frames: int = 8
     vae_steps: int = 800
     vae_lr: float = 2e-3
-    steps: int = 3000
-    batch: int = 32
+    steps: int = 0  # 0: 3000 for images, 2000 for videos
+    batch: int = 0  # 0: 32 images or 16 clips
     lr: float = 1e-3
     warmup: int = 100
     cond_dropout: float = 0.1
@@ -76,8 +76,10 @@ class GeneratorSettings:
     def __post_init__(self) -> None:
         if self.kind not in ("image", "video"):
             raise ValueError(f"kind must be 'image' or 'video', got {self.kind!r}")
-        if not self.size:
-            self.size = 48 if self.kind == "image" else 32
+        image = self.kind == "image"
+        self.size = self.size or (48 if image else 32)
+        self.steps = self.steps or (3000 if image else 2000)
+        self.batch = self.batch or (32 if image else 16)
         if self.size % 16:
             raise ValueError(f"size must be a multiple of 16 (4x VAE, then 4x in the denoiser), got {self.size}")
 
@@ -291,6 +293,7 @@ def _train_vae(pipe, s: GeneratorSettings, work: Path, log: Callable[[str], None
 
     state = run_loop({"vae": vae}, list(vae.parameters()), loss_fn, probe, work / "vae", s.vae_steps, s.vae_lr,
                      min(s.warmup, s.vae_steps), max(1, s.vae_steps // 2), s.save_every, log)
+    vae.register_to_config(scaling_factor=1.0)
     with torch.no_grad():  # latents of unit variance, as SD's scaling_factor makes them
         z = encode_media(vae, batch_at(s, 10**7)[1])
     vae.register_to_config(scaling_factor=float(1.0 / z.std()))
