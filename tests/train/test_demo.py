@@ -81,9 +81,14 @@ def test_demo_with_the_shipped_judge_describes_then_decides(tmp_path):
     from unireward.demo import ASSET, run_demo
 
     out = tmp_path / "demo"
-    run_demo(out, n=2, examples=4, progress=False)
+    run_demo(out, n=2, examples=4, progress=False, stage3=True,
+             stage3_options=dict(train_captions=3, n=4, test_captions=2, eval_samples=1, steps=2,
+                                 per_device_batch_size=1))
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["judge"] == str(ASSET) and metrics["mode"] == "reason-logprob"
+    s3 = metrics["stage3"]  # the shipped generator's samples, ranked by the shipped judge, train it
+    assert s3["generator"].endswith("assets/small-t2i") and s3["pairs"] >= 1
+    assert "## Stage 3" in (out / "report.md").read_text()
     rows = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
     assert len(rows) == 16
     assert sum(r.get("pred") is not None or r.get("score") is not None for r in rows) >= 14
