@@ -39,6 +39,15 @@ def test_epsilon_loss_by_hand():
     assert out.model_err_w.item() == pytest.approx(0.025) and out.ref_err_l.item() == pytest.approx(0.01)
 
 
+def test_sft_weight_adds_the_chosen_denoising_loss():
+    model_w, model_l = torch.tensor([0.025], requires_grad=True), torch.tensor([0.02])
+    ref_w, ref_l = torch.tensor([0.02]), torch.tensor([0.01])
+    out = dpo_loss_from_errors(model_w, model_l, ref_w, ref_l, beta=400.0, sft_weight=2.0)
+    assert out.loss.item() == pytest.approx(math.log(1 + math.exp(-1)) + 2.0 * 0.025, rel=1e-5)
+    out.loss.backward()  # d/d e_w: β/2 · σ(-inside) + sft_weight = 200 · 0.2689 + 2
+    assert model_w.grad.item() == pytest.approx(200 / (1 + math.e) + 2.0, rel=1e-4)
+
+
 def test_v_prediction_loss_by_hand():
     abar = torch.full((1000,), 0.64)  # √ᾱ = 0.8, √(1-ᾱ) = 0.6
     noisy, target = ddpm_noisy_and_target(X0, EPS, torch.tensor([3, 3]), abar, "v_prediction")

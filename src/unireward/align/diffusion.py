@@ -55,6 +55,7 @@ class DiffusionDPOConfig:
 
     # ---- the objective ----
     beta: float = 5000.0  # β of −log σ(−β/2·Δ); diffusers' beta_dpo is β/2
+    sft_weight: float = 0.0  # + this × the chosen samples' denoising loss (RPO); 0: the paper's plain loss
     prediction_type: str | None = None  # None: the scheduler's (ε / v), "flow" for SD3/FLUX/Wan
     turbo: bool | None = None  # None: the model name contains "turbo"
     turbo_timesteps: tuple[int, ...] = TURBO_TIMESTEPS
@@ -390,7 +391,7 @@ class DiffusionDPORun:
             pred = self.family.predict(self.model, noisy, t, cond)
             with torch.no_grad():
                 ref = self._reference_pred(noisy, t, cond)
-        return diffusion_dpo_loss(pred.float(), ref.float(), target, self.config.beta)
+        return diffusion_dpo_loss(pred.float(), ref.float(), target, self.config.beta, self.config.sft_weight)
 
     def _reference_pred(self, noisy, t, cond):
         if self.reference is not None:

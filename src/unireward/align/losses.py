@@ -19,7 +19,8 @@ Targets (the only thing that differs between the three parametrisations):
 
 The error is averaged over every element but the batch dimension, so it does not grow with the resolution or
 the number of frames (as upstream). Design choices a user will notice: no per-timestep weighting (the paper
-folds T·ω(λ_t) into β); ``implicit_acc`` counts a tie as half right, as diffusers logs it.
+folds T·ω(λ_t) into β); ``implicit_acc`` counts a tie as half right, as diffusers logs it. ``sft_weight`` adds
+the chosen samples' ordinary denoising loss (off by default; docs/align.md says when it was needed).
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def per_sample_mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 def diffusion_dpo_loss(model_pred: torch.Tensor, ref_pred: torch.Tensor, target: torch.Tensor,
-                       beta: float) -> DPOLossOutput:
+                       beta: float, sft_weight: float = 0.0) -> DPOLossOutput:
     """The Diffusion-DPO loss from predictions on a batch laid out as [chosen..., rejected...].
 
     `model_pred`, `ref_pred` and `target` have batch 2B: rows 0..B-1 are the chosen samples, rows B..2B-1
@@ -72,14 +73,17 @@ def diffusion_dpo_loss(model_pred: torch.Tensor, ref_pred: torch.Tensor, target:
     model_w, model_l = per_sample_mse(model_pred, target).chunk(2)
     with torch.no_grad():
         ref_w, ref_l = per_sample_mse(ref_pred, target).chunk(2)
-    return dpo_loss_from_errors(model_w, model_l, ref_w, ref_l, beta)
+    return dpo_loss_from_errors(model_w, model_l, ref_w, ref_l, beta, sft_weight)
 
 
 def dpo_loss_from_errors(model_w: torch.Tensor, model_l: torch.Tensor, ref_w: torch.Tensor, ref_l: torch.Tensor,
-                         beta: float) -> DPOLossOutput:
-    """−log σ(−β/2 · ((e_θ,w − e_ref,w) − (e_θ,l − e_ref,l))), averaged over pairs."""
+                         beta: float, sft_weight: float = 0.0) -> DPOLossOutput:
+    """−log σ(−β/2 · ((e_θ,w − e_ref,w) − (e_θ,l − e_ref,l))), averaged over pairs, plus `sft_weight` × e_θ,w
+    (the chosen samples' own denoising loss: RPO, TRL's ``rpo_alpha`` for diffusion; 0 = plain Diffusion-DPO)."""
     inside = -0.5 * beta * ((model_w - ref_w) - (model_l - ref_l))
     loss = -F.logsigmoid(inside).mean()
+    if sft_weight:
+        loss = loss + sft_weight * model_w.mean()
     acc = (inside > 0).float().mean() + 0.5 * (inside == 0).float().mean()
     return DPOLossOutput(loss, acc.detach(), model_w.detach(), model_l.detach(), ref_w.detach(), ref_l.detach(),
                          inside.detach())
