@@ -47,6 +47,8 @@ def test_stage3_constructs_pairs_aligns_the_generator_and_reports_before_after(t
                     progress=False, per_device_batch_size=1)
     assert s3["pairs"] >= 1 and s3["dpo_steps"] == 2
     assert (out / "stage3" / "aligned" / "model_index.json").is_file()
+    aligned_meta = json.loads((out / "stage3" / "aligned" / "unireward_align.json").read_text())
+    assert aligned_meta["inference"] == {"num_inference_steps": 2, "guidance_scale": 3.0}  # samples like its base
     for side in ("before", "after"):
         assert 0 <= s3[side]["accuracy"] <= s3[side]["fraction"] <= 1
         assert len(list((out / "stage3" / "eval" / side).rglob("*.png"))) == 6  # 3 captions x 2 seeds

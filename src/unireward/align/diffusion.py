@@ -585,8 +585,18 @@ def _summary(run: DiffusionDPORun, output: Path, start_step: int, losses: list[f
             "bad_rows": src.bad_rows, "size": list(run.size), "num_frames": run.frames or None,
             "learning_rate": run.lr, "trainable_params": run.n_trainable, "latents_encoded": encoded,
             "train_seconds": round(seconds, 1), "data": src.origin,
-            "inference": {"num_inference_steps": 4, "guidance_scale": 0.0} if fam.settings.turbo else None,
+            "inference": ({"num_inference_steps": 4, "guidance_scale": 0.0} if fam.settings.turbo
+                          else _base_inference(run.model_name)),
             "config": asdict(run.config)}
+
+
+def _base_inference(model: str) -> dict[str, Any] | None:
+    """The sampling settings the base recorded (a pipeline from `train_generator` or an earlier round), so the
+    aligned model samples like its base; None for a hub checkpoint (its pipeline's defaults)."""
+    meta = Path(model) / SUMMARY_FILE
+    if not meta.is_file():
+        return None
+    return json.loads(meta.read_text(encoding="utf-8")).get("inference")
 
 
 # ---------------------------------------------------------------------- the command
