@@ -104,12 +104,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--image-generator", help="diffusers text-to-image pipeline folder")
     p.add_argument("--video-generator", help="diffusers text-to-video pipeline folder")
     p.add_argument("--judge", help="a judge for load_judge (the small judge); the oracle is always run")
+    p.add_argument("--judge-mode", default="reason-logprob", help="the judge's mode (the small judge reasons first)")
     p.add_argument("--out", required=True)
     p.add_argument("--train-captions", type=int, default=200)
     p.add_argument("--test-captions", type=int, default=100)
     p.add_argument("--n", type=int, default=10, help="samples per training caption")
     p.add_argument("--eval-samples", type=int, default=4, help="samples per held-out caption")
-    p.add_argument("--steps", type=int, default=200, help="DPO optimizer steps (the same budget for every set)")
+    p.add_argument("--steps", type=int, default=100, help="DPO optimizer steps (the same budget for every set)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.add_argument("--seed", type=int, default=0, help="caption seed")
     p.add_argument("--size", type=int, help="sample height and width (default: the pipeline's)")
@@ -123,7 +124,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.judge:
         import unireward
 
-        judges["judge"] = unireward.load_judge(args.judge)
+        judges["judge"] = unireward.load_judge(args.judge, mode=args.judge_mode, batch_size=16)
     results = {}
     for kind, gen in (("image", args.image_generator), ("video", args.video_generator)):
         if gen:
