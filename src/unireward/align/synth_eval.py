@@ -88,9 +88,10 @@ def bootstrap_change(before: Rows, after: Rows, reps: int = 2000, seed: int = 0)
     return out
 
 
-def small_dpo_config(steps: int, seed: int = 0, **overrides: Any):
-    """Diffusion-DPO settings for the small generators: the paper's loss and β, a fixed step budget, and a
-    learning rate for a model trained from scratch at 1e-3 (the paper's 1e-8 × batch scaling is for SDXL-Turbo)."""
+def small_dpo_config(steps: int | None, seed: int = 0, **overrides: Any):
+    """Diffusion-DPO settings for the small generators: the paper's loss and β, a fixed step budget (None: the
+    paper's 3 epochs), and a learning rate for a model trained from scratch at 1e-3 (the paper's 1e-8 × batch
+    scaling is for SDXL-Turbo; docs/align.md has the search)."""
     from unireward.align.diffusion import DiffusionDPOConfig
 
     base = {"max_steps": steps, "seed": seed, "learning_rate": 1e-5, "scale_lr": False, "per_device_batch_size": 16,
