@@ -111,9 +111,9 @@ def test_existing_candidates(tmp_path):
 
 
 def test_an_aligned_pipeline_samples_with_the_settings_it_records(tmp_path):
-    from unireward.construct.generators import _aligned_inference
+    from unireward.construct.generators import recorded_inference
 
     (tmp_path / "unireward_align.json").write_text(json.dumps({"inference": {"num_inference_steps": 4,
                                                                              "guidance_scale": 0.0}}))
-    assert _aligned_inference(str(tmp_path)) == {"num_inference_steps": 4, "guidance_scale": 0.0}
-    assert _aligned_inference(str(tmp_path / "nowhere")) == {} and _aligned_inference("stabilityai/sdxl-turbo") == {}
+    assert recorded_inference(str(tmp_path)) == {"num_inference_steps": 4, "guidance_scale": 0.0}
+    assert recorded_inference(str(tmp_path / "nowhere")) == {} and recorded_inference("stabilityai/sdxl-turbo") == {}

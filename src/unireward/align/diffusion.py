@@ -578,6 +578,8 @@ def train_diffusion_dpo(data: str | Path, model: str | Path, output: str | Path,
 
 def _summary(run: DiffusionDPORun, output: Path, start_step: int, losses: list[float], encoded: int,
              seconds: float) -> dict[str, Any]:
+    from unireward.construct.generators import recorded_inference
+
     src, fam = run.source, run.family
     return {"output": str(output), "base_model": run.model_name, "family": fam.name,
             "prediction_type": fam.prediction_type, "turbo": fam.settings.turbo, "steps": run.total_steps,
@@ -586,17 +588,9 @@ def _summary(run: DiffusionDPORun, output: Path, start_step: int, losses: list[f
             "learning_rate": run.lr, "trainable_params": run.n_trainable, "latents_encoded": encoded,
             "train_seconds": round(seconds, 1), "data": src.origin,
             "inference": ({"num_inference_steps": 4, "guidance_scale": 0.0} if fam.settings.turbo
-                          else _base_inference(run.model_name)),
+                          else recorded_inference(run.model_name) or None),  # the base's, so it samples alike
             "config": asdict(run.config)}
 
-
-def _base_inference(model: str) -> dict[str, Any] | None:
-    """The sampling settings the base recorded (a pipeline from `train_generator` or an earlier round), so the
-    aligned model samples like its base; None for a hub checkpoint (its pipeline's defaults)."""
-    meta = Path(model) / SUMMARY_FILE
-    if not meta.is_file():
-        return None
-    return json.loads(meta.read_text(encoding="utf-8")).get("inference")
 
 
 # ---------------------------------------------------------------------- the command

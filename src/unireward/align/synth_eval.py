@@ -60,11 +60,15 @@ def oracle_eval(pipeline: str | Path, kind: str, caps: list[str], k: int, out: P
     for i, c in enumerate(caps):
         cands = gen.generate(PromptItem(id=f"eval-{i}", prompt=c, position=i), k, seed=1000 * i,
                              media_dir=out / str(i))
-        fracs = [oracle.score_image(c, x.path)[0] if kind == "image" else oracle.score_video(c, x.path).fraction
-                 for x in cands]
+        fracs = [oracle_fraction(oracle, kind, c, x.path) for x in cands]
         rows.append([(f == 1.0, float(f)) for f in fracs])
         paths.append([x.path for x in cands])
     return rows, paths
+
+
+def oracle_fraction(oracle: Any, kind: str, caption: str, media: Any) -> float:
+    """The share of the caption's elements the oracle finds right in an image or a video (1.0: fully right)."""
+    return oracle.score_image(caption, media)[0] if kind == "image" else oracle.score_video(caption, media).fraction
 
 
 def summarize(rows: Rows) -> dict[str, float]:
@@ -119,7 +123,7 @@ def before_after_grid(caps: list[str], before: list[list[str]], after: list[list
             p, ax = paths[i][0], axes[row][i]
             video = Path(p).suffix == ".mp4"
             img = load_video(p, num_frames=8)[4] if video else load_image(p)
-            frac = oracle.score_video(caps[i], p).fraction if video else oracle.score_image(caps[i], p)[0]
+            frac = oracle_fraction(oracle, "video" if video else "image", caps[i], p)
             ax.imshow(img)
             ax.set_xticks([])
             ax.set_yticks([])

@@ -195,7 +195,7 @@ class _DiffusersBase(Generator):
     def _call_kwargs(self) -> dict[str, Any]:
         kw: dict[str, Any] = {}
         turbo = "turbo" in self.target.lower()
-        aligned = _aligned_inference(self.target)  # a pipeline from `unireward align diffusion` says how it samples
+        aligned = recorded_inference(self.target)  # a pipeline from `unireward align diffusion` says how it samples
         steps = self.opt("steps", aligned.get("num_inference_steps", 1 if turbo else None))
         guidance = self.opt("guidance", aligned.get("guidance_scale", 0.0 if turbo else None))
         if steps is not None:
@@ -214,9 +214,10 @@ class _DiffusersBase(Generator):
         return [torch.Generator("cpu").manual_seed(s) for s in seeds]
 
 
-def _aligned_inference(target: str) -> dict[str, Any]:
-    """The sampling settings an aligned pipeline records (`unireward_align.json` ``inference``: an aligned
-    SDXL-Turbo samples with 4 steps and guidance 0, upstream's post-DPO settings), or {}."""
+def recorded_inference(target: str) -> dict[str, Any]:
+    """The sampling settings a pipeline folder records in `unireward_align.json` ``inference``, or {}: a small
+    generator's (`unireward train generator`), passed on to what `unireward align diffusion` makes from it, or
+    an aligned SDXL-Turbo's 4 steps and guidance 0 (upstream's post-DPO settings)."""
     meta = Path(target) / "unireward_align.json"
     if not meta.is_file():
         return {}

@@ -253,11 +253,12 @@ def sample(pipe, captions: list[str], s: GeneratorSettings, seed: int = 0) -> li
 
 def oracle_accuracy(kind: str, captions: list[str], media: list[Any]) -> dict[str, float]:
     """The oracle's share of fully right outputs and their mean element fraction."""
+    from unireward.align.synth_eval import oracle_fraction
     from unireward.synth import Oracle
 
     oracle, right, fracs = Oracle(), [], []
     for cap, m in zip(captions, media):
-        frac = oracle.score_image(cap, m)[0] if kind == "image" else oracle.score_video(cap, m).fraction
+        frac = oracle_fraction(oracle, kind, cap, m)
         right.append(frac == 1.0)
         fracs.append(frac)
     return {"acc": round(float(np.mean(right)), 3), "fraction": round(float(np.mean(fracs)), 3)}
@@ -351,7 +352,6 @@ def train_generator(output: str | Path, settings: GeneratorSettings | None = Non
     start = time.time()
     pipe = build_pipeline(s, work)
     pipe.set_progress_bar_config(disable=True)
-    torch.manual_seed(s.seed)
     vae = _train_vae(pipe, s, work, log)
     log(f"VAE done ({time.time() - start:.0f} s): {json.dumps(vae['probe'])}")
     den = _train_denoiser(pipe, s, work, log)
