@@ -24,7 +24,12 @@ Design choices:
 - ``--judge oracle`` makes the judge signal the oracle too (a cheap smoke run); the judge is otherwise loaded
   with `unireward.load_judge`.
 
-Prints the result table as JSON and writes ``results.json`` and ``results.md`` in ``--out``.
+- Every DPO cell also reports its pairs' quality: how often the oracle grades the chosen and the rejected answer
+  fully right. What a cell gains follows that number closely (docs/align.md), so it is the first thing to look
+  at when a signal does not help.
+
+Prints the result table as JSON and writes ``results.json``, ``results.md`` and ``gains.png`` (gain against the
+share of right chosen answers, per task) in ``--out``.
 """
 
 from __future__ import annotations
@@ -79,6 +84,23 @@ def greedy_correct(model: str, prompts: Path, oracle: Any, max_new_tokens: int, 
     return np.array(out)
 
 
+def pair_quality(pairs: Path, prompts: Path, oracle: Any) -> dict[str, float]:
+    """How often the oracle grades a pair set's chosen and its rejected answer fully right: what the signal gave
+    DPO to learn from (the oracle's own pairs are not 100% right where no sample of a question was)."""
+    from unireward.synth import parse_question
+    from unireward.synth.semantics import grade
+
+    questions = {q["id"]: q for q in map(json.loads, prompts.read_text().splitlines())}
+    right = {"chosen": [], "rejected": []}
+    for row in map(json.loads, (pairs / "pairs.jsonl").read_text().splitlines()):
+        q = questions[row["id"]]
+        truth = oracle.answer(q["prompt"], str(prompts.parent / (q.get("image") or q["video"])))
+        for side in right:
+            said = row[side][0]["content"][0]["text"]
+            right[side].append(float(grade(parse_question(q["prompt"]).kind, truth, said) == 1))
+    return {f"{side}_right": round(float(np.mean(v)), 4) for side, v in right.items()}
+
+
 def bootstrap(correct: np.ndarray, base: np.ndarray | None = None, n: int = 2000, seed: int = 0) -> list[float]:
     """95% percentile interval of the accuracy (or, with `base`, of the paired accuracy gain)."""
     rng = np.random.default_rng(seed)
@@ -110,6 +132,7 @@ def run_task(args: argparse.Namespace, task: str, seed: int, judges: dict[str, A
         extra = {"task": task, "seed": seed, "signal": signal, "strategy": strategy, "pairs": kept}
         if kept == 0:
             return {"cell": name, "accuracy": None, "note": "no pairs kept", **extra}
+        extra.update(pair_quality(pairs, train_q, oracle))
         config = load_vlm_config(args.config, seed=seed, output_dir=str(out))
         summary = align_vlm(pairs, model, out, config)
         correct = greedy_correct(str(out), test_q, oracle, args.max_new_tokens, args.video_as)
@@ -134,19 +157,49 @@ def run_task(args: argparse.Namespace, task: str, seed: int, judges: dict[str, A
 
 
 def markdown(rows: list[dict[str, Any]]) -> str:
-    lines = ["| task | seed | cell | pairs | accuracy [95% CI] | gain [95% CI] |", "|---|---|---|---|---|---|"]
+    lines = ["| task | seed | cell | pairs | chosen / rejected right | accuracy [95% CI] | gain [95% CI] |",
+             "|---|---|---|---|---|---|---|"]
     for r in rows:
         acc = "—" if r.get("accuracy") is None else f"{r['accuracy']:.3f} [{r['ci'][0]:.3f}, {r['ci'][1]:.3f}]"
         gain = "—" if r.get("gain") is None else f"{r['gain']:+.3f} [{r['gain_ci'][0]:+.3f}, {r['gain_ci'][1]:+.3f}]"
-        lines.append(f"| {r['task']} | {r['seed']} | {r['cell']} | {r.get('pairs', '')} | {acc} | {gain} |")
+        quality = f"{r['chosen_right']:.2f} / {r['rejected_right']:.2f}" if "chosen_right" in r else ""
+        lines.append(f"| {r['task']} | {r['seed']} | {r['cell']} | {r.get('pairs', '')} | {quality} | {acc} | {gain} "
+                     "|")
     return "\n".join(lines) + "\n"
+
+
+def plot(rows: list[dict[str, Any]], path: Path) -> Path:
+    """Gain in held-out accuracy (points, 95% CI) against how often the pair set's chosen answer is right, one
+    panel per task: where each signal x strategy cell lands, and what the pairs gave it to learn from."""
+    from unireward.bench.report import pyplot
+
+    plt = pyplot()
+    tasks = list(dict.fromkeys(r["task"] for r in rows if "chosen_right" in r))
+    fig, axes = plt.subplots(1, len(tasks), figsize=(5.2 * len(tasks), 4.0), squeeze=False)
+    for ax, task in zip(axes[0], tasks):
+        for r in (r for r in rows if r["task"] == task and "chosen_right" in r and r.get("gain") is not None):
+            g, (lo, hi) = 100 * r["gain"], (100 * x for x in r["gain_ci"])
+            color = "#2b6cb0" if r["signal"] == "oracle" else "#dd6b20"
+            marker = "s" if "round 2" in r["cell"] else "o"
+            ax.errorbar(r["chosen_right"], g, yerr=[[g - lo], [hi - g]], fmt=marker, color=color, capsize=3)
+            ax.annotate(f"{r['strategy']} s{r['seed']}", (r["chosen_right"], g), fontsize=7, xytext=(4, 2),
+                        textcoords="offset points")
+        ax.axhline(0, color="#888888", lw=0.8)
+        ax.set_xlabel("pairs whose chosen answer is right (oracle)")
+        ax.set_ylabel("gain in held-out accuracy (points)")
+        ax.set_title(f"{task}: blue oracle pairs, orange judge pairs", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
 
 
 def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--answerer", required=True, help="The VLM to align (a folder, any `vlm:` generator target).")
     p.add_argument("--judge", required=True, help="The judge signal: a judge folder or preset, or 'oracle'.")
-    p.add_argument("--judge-mode", choices=("generate", "logprob"), help="Judge decoding mode (default: its own).")
+    p.add_argument("--judge-mode", choices=("generate", "logprob", "reason-logprob"),
+                   help="Judge decoding mode (default: its own).")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--config", help="VLMDPOConfig YAML used for every DPO cell (same budget for all).")
     p.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
@@ -175,6 +228,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
             rows += run_task(args, task, seed, judges, oracle)
             (args.out / "results.json").write_text(json.dumps(rows, indent=2) + "\n")
     (args.out / "results.md").write_text(markdown(rows))
+    plot(rows, args.out / "gains.png")
     print(json.dumps({"seconds": round(time.time() - start, 1), "rows": rows}, indent=2))
     return rows
 

@@ -18,11 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.mark.slow
 def test_toy_run(tiny_qwen, judge_dir, tmp_path):
-    sys.path.insert(0, str(ROOT / "experiments"))
-    try:
-        import align_understanding as exp
-    finally:
-        sys.path.remove(str(ROOT / "experiments"))
+    exp = load_experiment()
     cfg = tmp_path / "dpo.yaml"
     cfg.write_text("max_steps: 1\nper_device_train_batch_size: 2\ngradient_accumulation_steps: 1\n"
                    "gradient_checkpointing: false\nsave_strategy: 'no'\ndisable_tqdm: true\nlearning_rate: 1.0e-4\n"
@@ -37,3 +33,31 @@ def test_toy_run(tiny_qwen, judge_dir, tmp_path):
     assert all(lo <= r["accuracy"] <= hi for r in trained for lo, hi in [r["ci"]])
     assert json.loads((tmp_path / "run" / "results.json").read_text()) == rows
     assert (tmp_path / "run" / "results.md").read_text().startswith("| task |")
+    assert all(0 <= r["chosen_right"] <= 1 and 0 <= r["rejected_right"] <= 1 for r in trained)
+    assert (tmp_path / "run" / "gains.png").stat().st_size > 1000
+
+
+def load_experiment():
+    sys.path.insert(0, str(ROOT / "experiments"))
+    try:
+        import align_understanding as exp
+    finally:
+        sys.path.remove(str(ROOT / "experiments"))
+    return exp
+
+
+def test_pair_quality_grades_chosen_and_rejected_with_the_oracle(tmp_path):
+    from unireward.synth import Oracle
+
+    exp, oracle = load_experiment(), Oracle()
+    prompts = exp.write_questions(tmp_path, "image_understanding", "train", 4, seed=0)
+    questions = [json.loads(line) for line in prompts.read_text().splitlines()]
+    truths = [oracle.answer(q["prompt"], str(prompts.parent / q["image"])) for q in questions]
+    # chosen: the truth for three questions, nonsense for the fourth; rejected: always nonsense
+    rows = [{"id": q["id"], "chosen": [{"role": "assistant", "content": [{"type": "text", "text": t if i < 3
+                                                                                     else "zzz"}]}],
+             "rejected": [{"role": "assistant", "content": [{"type": "text", "text": "zzz"}]}]}
+            for i, (q, t) in enumerate(zip(questions, truths))]
+    (tmp_path / "pairs").mkdir()
+    (tmp_path / "pairs" / "pairs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert exp.pair_quality(tmp_path / "pairs", prompts, oracle) == {"chosen_right": 0.75, "rejected_right": 0.0}
