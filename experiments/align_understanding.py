@@ -86,19 +86,26 @@ def greedy_correct(model: str, prompts: Path, oracle: Any, max_new_tokens: int, 
 
 def pair_quality(pairs: Path, prompts: Path, oracle: Any) -> dict[str, float]:
     """How often the oracle grades a pair set's chosen and its rejected answer fully right: what the signal gave
-    DPO to learn from (the oracle's own pairs are not 100% right where no sample of a question was)."""
+    DPO to learn from (the oracle's own pairs are not 100% right where no sample of a question was), and per
+    question kind the pairs, how many put a right answer over a wrong one and how many the reverse."""
     from unireward.synth import parse_question
     from unireward.synth.semantics import grade
 
     questions = {q["id"]: q for q in map(json.loads, prompts.read_text().splitlines())}
-    right = {"chosen": [], "rejected": []}
+    right: dict[str, list[float]] = {"chosen": [], "rejected": []}
+    by_kind: dict[str, list[int]] = {}  # question kind -> [pairs, right over wrong, wrong over right]
     for row in map(json.loads, (pairs / "pairs.jsonl").read_text().splitlines()):
         q = questions[row["id"]]
+        kind = parse_question(q["prompt"]).kind
         truth = oracle.answer(q["prompt"], str(prompts.parent / (q.get("image") or q["video"])))
         for side in right:
-            said = row[side][0]["content"][0]["text"]
-            right[side].append(float(grade(parse_question(q["prompt"]).kind, truth, said) == 1))
-    return {f"{side}_right": round(float(np.mean(v)), 4) for side, v in right.items()}
+            right[side].append(float(grade(kind, truth, row[side][0]["content"][0]["text"]) == 1))
+        tally = by_kind.setdefault(kind, [0, 0, 0])
+        tally[0] += 1
+        tally[1] += right["chosen"][-1] > right["rejected"][-1]
+        tally[2] += right["chosen"][-1] < right["rejected"][-1]
+    return {**{f"{side}_right": round(float(np.mean(v)), 4) for side, v in right.items()},
+            "by_kind": dict(sorted(by_kind.items()))}
 
 
 def bootstrap(correct: np.ndarray, base: np.ndarray | None = None, n: int = 2000, seed: int = 0) -> list[float]:
@@ -140,7 +147,7 @@ def run_task(args: argparse.Namespace, task: str, seed: int, judges: dict[str, A
 
     for signal, judge in judges.items():
         store = root / "stores" / signal
-        for strategy in STRATEGIES:
+        for strategy in args.strategies:
             pairs = root / "pairs" / signal / strategy
             construct(task, train_q, f"vlm:{args.answerer}{spec}", judge, pairs, n=args.n, strategy=strategy,
                       seed=seed, progress=False, store_path=store)
@@ -156,6 +163,26 @@ def run_task(args: argparse.Namespace, task: str, seed: int, judges: dict[str, A
     return rows
 
 
+T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262)  # Student t, 97.5%, df 1..9
+
+
+def across_seeds(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per task and cell with two or more seeds: the mean gain and its 95% t-interval over seeds (each seed has
+    its own questions and DPO seed, so this interval holds both the question and the training noise)."""
+    gains: dict[tuple[str, str], list[float]] = {}
+    for r in rows:
+        if r.get("gain") is not None and "signal" in r:
+            gains.setdefault((r["task"], r["cell"]), []).append(r["gain"])
+    out = []
+    for (task, name), g in gains.items():
+        if len(g) > 1:
+            half = T975[min(len(g), len(T975)) - 2] * float(np.std(g, ddof=1)) / len(g) ** 0.5
+            mean = float(np.mean(g))
+            out.append({"task": task, "cell": name, "seeds": len(g), "mean_gain": round(mean, 4),
+                        "ci": [round(mean - half, 4), round(mean + half, 4)], "gains": g})
+    return out
+
+
 def markdown(rows: list[dict[str, Any]]) -> str:
     lines = ["| task | seed | cell | pairs | chosen / rejected right | accuracy [95% CI] | gain [95% CI] |",
              "|---|---|---|---|---|---|---|"]
@@ -165,6 +192,12 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         quality = f"{r['chosen_right']:.2f} / {r['rejected_right']:.2f}" if "chosen_right" in r else ""
         lines.append(f"| {r['task']} | {r['seed']} | {r['cell']} | {r.get('pairs', '')} | {quality} | {acc} | {gain} "
                      "|")
+    summary = across_seeds(rows)
+    if summary:
+        lines += ["", "| task | cell | seeds | mean gain [95% t-interval over seeds] | per seed |",
+                  "|---|---|---|---|---|"]
+        lines += [f"| {a['task']} | {a['cell']} | {a['seeds']} | {a['mean_gain']:+.3f} [{a['ci'][0]:+.3f}, "
+                  f"{a['ci'][1]:+.3f}] | {', '.join(f'{g:+.3f}' for g in a['gains'])} |" for a in summary]
     return "\n".join(lines) + "\n"
 
 
@@ -203,6 +236,8 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--config", help="VLMDPOConfig YAML used for every DPO cell (same budget for all).")
     p.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
+    p.add_argument("--strategies", nargs="+", default=list(STRATEGIES), choices=STRATEGIES,
+                   help="Construction strategies to run (all four by default; fewer for a cheaper replicate).")
     p.add_argument("--train-questions", type=int, default=300)
     p.add_argument("--test-questions", type=int, default=200)
     p.add_argument("--n", type=int, default=10, help="Answers sampled per training question (upstream 10).")

@@ -60,4 +60,27 @@ def test_pair_quality_grades_chosen_and_rejected_with_the_oracle(tmp_path):
             for i, (q, t) in enumerate(zip(questions, truths))]
     (tmp_path / "pairs").mkdir()
     (tmp_path / "pairs" / "pairs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    assert exp.pair_quality(tmp_path / "pairs", prompts, oracle) == {"chosen_right": 0.75, "rejected_right": 0.0}
+    quality = exp.pair_quality(tmp_path / "pairs", prompts, oracle)
+    assert (quality["chosen_right"], quality["rejected_right"]) == (0.75, 0.0)
+    kinds = [exp_kind(q["prompt"]) for q in questions]
+    assert quality["by_kind"] == {k: [kinds.count(k), kinds[:3].count(k), 0] for k in sorted(set(kinds))}
+
+
+def exp_kind(prompt: str) -> str:
+    from unireward.synth import parse_question
+
+    return parse_question(prompt).kind
+
+
+def test_across_seeds_gives_the_mean_gain_and_a_t_interval():
+    exp = load_experiment()
+    rows = [{"task": "t", "cell": "answerer (no DPO)", "seed": s, "gain": 0.0} for s in (0, 1, 2)]
+    rows += [{"task": "t", "cell": "oracle / random", "signal": "oracle", "seed": s, "gain": g}
+             for s, g in zip((0, 1, 2), (0.01, 0.03, 0.05))]
+    rows += [{"task": "t", "cell": "judge / random", "signal": "judge", "seed": 0, "gain": 0.1}]  # one seed: left out
+    (summary,) = exp.across_seeds(rows)
+    # mean 0.03, sd 0.02, t(0.975, df 2) = 4.303: half width 4.303 * 0.02 / sqrt(3) = 0.0497
+    assert summary["cell"] == "oracle / random" and summary["seeds"] == 3 and summary["mean_gain"] == 0.03
+    assert summary["ci"] == [round(0.03 - 0.049687, 4), round(0.03 + 0.049687, 4)]
+    full = [{"accuracy": 0.5, "ci": [0.4, 0.6], "gain_ci": [-0.1, 0.1], **r} for r in rows]
+    assert "| t | oracle / random | 3 | +0.030 [-0.020, +0.080] |" in exp.markdown(full)
