@@ -215,7 +215,8 @@ def plot(rows: list[dict[str, Any]], path: Path) -> Path:
             color = "#2b6cb0" if r["signal"] == "oracle" else "#dd6b20"
             marker = "s" if "round 2" in r["cell"] else "o"
             ax.errorbar(r["chosen_right"], g, yerr=[[g - lo], [hi - g]], fmt=marker, color=color, capsize=3)
-            ax.annotate(f"{r['strategy']} s{r['seed']}", (r["chosen_right"], g), fontsize=7, xytext=(4, 2),
+            label = f"{r['strategy']}{' round 2' if 'round 2' in r['cell'] else ''} s{r['seed']}"
+            ax.annotate(label, (r["chosen_right"], g), fontsize=7, xytext=(4, 2),
                         textcoords="offset points")
         ax.axhline(0, color="#888888", lw=0.8)
         ax.set_xlabel("pairs whose chosen answer is right (oracle)")
