@@ -213,9 +213,10 @@ def plot(rows: list[dict[str, Any]], path: Path) -> Path:
         for r in (r for r in rows if r["task"] == task and "chosen_right" in r and r.get("gain") is not None):
             g, (lo, hi) = 100 * r["gain"], (100 * x for x in r["gain_ci"])
             color = "#2b6cb0" if r["signal"] == "oracle" else "#dd6b20"
-            marker = "s" if "round 2" in r["cell"] else "o"
-            ax.errorbar(r["chosen_right"], g, yerr=[[g - lo], [hi - g]], fmt=marker, color=color, capsize=3)
-            label = f"{r['strategy']}{' round 2' if 'round 2' in r['cell'] else ''} s{r['seed']}"
+            round2 = "round 2" in r["cell"]
+            ax.errorbar(r["chosen_right"], g, yerr=[[g - lo], [hi - g]], fmt="s" if round2 else "o", color=color,
+                        capsize=3)
+            label = f"{r['strategy']}{' round 2' if round2 else ''} s{r['seed']}"
             ax.annotate(label, (r["chosen_right"], g), fontsize=7, xytext=(4, 2),
                         textcoords="offset points")
         ax.axhline(0, color="#888888", lw=0.8)

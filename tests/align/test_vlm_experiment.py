@@ -47,7 +47,7 @@ def load_experiment():
 
 
 def test_pair_quality_grades_chosen_and_rejected_with_the_oracle(tmp_path):
-    from unireward.synth import Oracle
+    from unireward.synth import Oracle, parse_question
 
     exp, oracle = load_experiment(), Oracle()
     prompts = exp.write_questions(tmp_path, "image_understanding", "train", 4, seed=0)
@@ -62,14 +62,9 @@ def test_pair_quality_grades_chosen_and_rejected_with_the_oracle(tmp_path):
     (tmp_path / "pairs" / "pairs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     quality = exp.pair_quality(tmp_path / "pairs", prompts, oracle)
     assert (quality["chosen_right"], quality["rejected_right"]) == (0.75, 0.0)
-    kinds = [exp_kind(q["prompt"]) for q in questions]
+    kinds = [parse_question(q["prompt"]).kind for q in questions]
     assert quality["by_kind"] == {k: [kinds.count(k), kinds[:3].count(k), 0] for k in sorted(set(kinds))}
 
-
-def exp_kind(prompt: str) -> str:
-    from unireward.synth import parse_question
-
-    return parse_question(prompt).kind
 
 
 def test_across_seeds_gives_the_mean_gain_and_a_t_interval():
