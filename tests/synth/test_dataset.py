@@ -159,3 +159,29 @@ def test_check_rationales_grade_each_candidate_before_the_decision(tmp_path):
                 [c["text"] for c in r.candidates], r.id
     with pytest.raises(ValueError, match="none, describe, checks"):
         build_dataset(tmp_path / "bad", 1, splits=("train",), rationale="explain")
+
+
+def test_existence_checks_test_each_object_read_from_the_pixels(tmp_path):
+    """An existence question's checks rationale checks every object of the description on its own line against
+    the asked colour and shape (a local check, like a generation check), then answers; the objects are what
+    the oracle reads off the rendered image, and the answer is "yes" iff one line has both."""
+    from unireward.synth.grammar import parse_question
+
+    build_dataset(tmp_path, 40, seed=2, splits=("train",), rationale="checks", tasks=["image_understanding"])
+    oracle, seen = Oracle(), {"yes": 0, "no": 0}
+    for r in read_records(tmp_path / "train" / "records.jsonl"):
+        lines = r.rationale.split("\n")
+        if r.meta["kind"] != "exists":
+            assert lines[1].startswith("The correct answer is: "), r.id
+            continue
+        q = parse_question(r.prompt)
+        objs = sorted(oracle.parse_image(tmp_path / "train" / r.media[0]["image"]).objects,
+                      key=lambda o: (o.cell, o.color, o.shape))
+        want = [f"{o.size} {o.color} {o.shape} at {o.position}: {q.color} (color): {int(o.color == q.color)}, "
+                f"{q.shape} (shape): {int(o.shape == q.shape)}." for o in objs]
+        assert lines[1:1 + len(objs)] == want, r.id
+        both = any(line.endswith("(color): 1, " + f"{q.shape} (shape): 1.") for line in want)
+        assert r.meta["truth"] == ("yes" if both else "no"), r.id
+        assert lines[1 + len(objs)] == f"The correct answer is: {r.meta['truth']}.", r.id
+        seen[r.meta["truth"]] += 1
+    assert seen["yes"] and seen["no"], seen

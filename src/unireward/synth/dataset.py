@@ -28,6 +28,7 @@ from typing import Any
 from unireward.media import write_video
 from unireward.records import Record, write_records
 from unireward.synth.generate import SPLIT_FRACTIONS, TASK_SHORT, Sample, make_sample
+from unireward.synth.grammar import parse_question
 from unireward.synth.render import render_clip, render_scene
 from unireward.synth.semantics import describe_clip
 from unireward.synth.world import Clip, Scene, clip_facts
@@ -54,8 +55,27 @@ def rationale(sample: Sample, checks: bool = False) -> str:
         if checks:  # each candidate's check right under its description: it reads the line just above
             return "\n".join(line for pair in zip(shows, check_lines(sample)) for line in pair)
         return "\n".join(shows)
-    lines = [f"The {kind} shows: {describe(sample.media[0])}.", f"The correct answer is: {sample.meta['truth']}."]
-    return "\n".join(lines + (check_lines(sample) if checks else []))
+    shows = f"The {kind} shows: {describe(sample.media[0])}."
+    answer = f"The correct answer is: {sample.meta['truth']}."
+    if not checks:
+        return f"{shows}\n{answer}"
+    return "\n".join([shows, *lookup_lines(sample), answer, *check_lines(sample)])
+
+
+def lookup_lines(sample: Sample) -> list[str]:
+    """For an existence question ("is there a red diamond?"), one line per object of the description, in its
+    order, checked against the asked colour and shape as a generation check is (``large red triangle at top: red
+    (color): 1, diamond (shape): 0.``): every check reads the object phrase on its own line, and the answer is
+    "yes" iff a line has both. Asked in one step, the conjunction (that colour AND that shape on one object) was
+    never learned by the small judge: it said "yes" to 41 of 42 held-out existence questions while answering
+    every single-attribute question right. A lookup line listing the objects of the asked shape did not fix it
+    either: the model copied every object and rewrote its shape to the asked one (docs/demo.md)."""
+    if sample.meta.get("kind") != "exists":
+        return []
+    q = parse_question(sample.prompt)
+    objs = sorted(sample.media[0].objects, key=lambda o: (o.cell, o.color, o.shape))  # the description's order
+    return [f"{o.size} {o.color} {o.shape} at {o.position}: {q.color} (color): {int(o.color == q.color)}, "
+            f"{q.shape} (shape): {int(o.shape == q.shape)}." for o in objs]
 
 
 def _num(x: float) -> str:
