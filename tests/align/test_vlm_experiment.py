@@ -66,7 +66,6 @@ def test_pair_quality_grades_chosen_and_rejected_with_the_oracle(tmp_path):
     assert quality["by_kind"] == {k: [kinds.count(k), kinds[:3].count(k), 0] for k in sorted(set(kinds))}
 
 
-
 def test_across_seeds_gives_the_mean_gain_and_a_t_interval():
     exp = load_experiment()
     rows = [{"task": "t", "cell": "answerer (no DPO)", "seed": s, "gain": 0.0} for s in (0, 1, 2)]

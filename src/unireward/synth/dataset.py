@@ -73,9 +73,8 @@ def lookup_lines(sample: Sample) -> list[str]:
     if sample.meta.get("kind") != "exists":
         return []
     q = parse_question(sample.prompt)
-    objs = sorted(sample.media[0].objects, key=lambda o: (o.cell, o.color, o.shape))  # the description's order
-    return [f"{o.size} {o.color} {o.shape} at {o.position}: {q.color} (color): {int(o.color == q.color)}, "
-            f"{q.shape} (shape): {int(o.shape == q.shape)}." for o in objs]
+    return [f"{o.phrase()}: {q.color} (color): {int(o.color == q.color)}, "
+            f"{q.shape} (shape): {int(o.shape == q.shape)}." for o in sample.media[0].in_reading_order()]
 
 
 def _num(x: float) -> str:

@@ -75,6 +75,10 @@ class Obj:
         r, c = self.cell
         return POSITIONS[r][c]
 
+    def phrase(self) -> str:
+        """How a description names it: "large red triangle at top"."""
+        return f"{self.size} {self.color} {self.shape} at {self.position}"
+
     def moved(self, cx: float, cy: float) -> Obj:
         return replace(self, cx=cx, cy=cy)
 
@@ -104,8 +108,11 @@ class Scene:
 
     def key(self) -> str:
         """A canonical text of the whole scene (objects in reading order): equal scenes, equal keys."""
-        objs = sorted(self.objects, key=lambda o: (o.cell, o.color, o.shape))
-        return "; ".join(f"{o.size} {o.color} {o.shape} at {o.position}" for o in objs) or "empty"
+        return "; ".join(o.phrase() for o in self.in_reading_order()) or "empty"
+
+    def in_reading_order(self) -> list[Obj]:
+        """The objects in the order `key` (and so every description) lists them."""
+        return sorted(self.objects, key=lambda o: (o.cell, o.color, o.shape))
 
 
 @dataclass(frozen=True)
