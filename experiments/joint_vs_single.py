@@ -1,12 +1,15 @@
 """The paper's central claim at CPU scale: does one judge trained on all four tasks beat single-task judges?
 
     python experiments/joint_vs_single.py --steps 800 --out runs/joint_vs_single
+    python experiments/joint_vs_single.py --base runs/small-judge/stage1b --rationale checks \
+        --eval-mode reason-logprob --set learning_rate=5e-4 freeze_vision_tower=true --out runs/jvs-staged
 
-Trains, from the same random initialisation and on the same synthetic data, one small judge per task (on that
+Trains, from the same initialisation (a random small VLM, or --base: e.g. the staged recipe's stage 1b model,
+as the shipped judge's stage 2 starts) and on the same synthetic data, one small judge per task (on that
 task's records only) and one joint judge (all four tasks, task-balanced batches), every judge for the same
 number of optimiser steps with the same batch size (matched steps: the joint judge sees a quarter as many
-examples of each task). Each judge is then evaluated on the held-out test split of its tasks in generate
-mode. Prints JSON (pairwise accuracy and pointwise Spearman per task, single vs joint) and writes
+examples of each task). Each judge is then evaluated on the held-out test split of its tasks (--eval-mode;
+generate by default). Prints JSON (pairwise accuracy and pointwise Spearman per task, single vs joint) and writes
 OUT/joint_vs_single.json and OUT/joint_vs_single.png (grouped bars).
 """
 
@@ -51,6 +54,10 @@ def main() -> None:
     ap.add_argument("--n-test", type=int, default=100, help="Test records per task and form.")
     ap.add_argument("--difficulty", type=float, default=None, help="default: the shipped judge's")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--base", default=None, help="Start every judge from this model folder (default: random).")
+    ap.add_argument("--rationale", default="checks", choices=["describe", "checks"],
+                    help="Training rationales (checks: the staged recipe's describe-check-decide layout).")
+    ap.add_argument("--eval-mode", default="generate", help="Judge mode on the test split, e.g. reason-logprob.")
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                     help="JudgeSFTConfig overrides on top of configs/small-judge.yaml (max_steps is --steps).")
     args = ap.parse_args()
@@ -66,14 +73,16 @@ def main() -> None:
     for name, tasks in runs.items():
         t0 = time.time()
         res = train_small_judge(out / name, out / "work", n_train=args.n_train, n_test=args.n_test, seed=args.seed,
-                                difficulty=args.difficulty, tasks=tasks, overrides=overrides)
+                                difficulty=args.difficulty, tasks=tasks, overrides=overrides, base=args.base,
+                                rationale=args.rationale, eval_mode=args.eval_mode)
         results[name] = res["test"]["tasks"]
         print(f"{name}: {json.dumps(res['test']['tasks'])} ({time.time() - t0:.0f} s)", flush=True)
     keys = ("pair_acc", "pair_diff", "spearman", "unparsed")
     table = {t: {"single": {k: results[t][t].get(k) for k in keys},
                  "joint": {k: results["joint"][t].get(k) for k in keys}} for t in TASKS}
     summary = {"steps": args.steps, "overrides": args.set, "n_train_per_task_form": args.n_train,
-               "difficulty": args.difficulty, "seed": args.seed, "table": table}
+               "difficulty": args.difficulty, "seed": args.seed, "base": args.base, "rationale": args.rationale,
+               "eval_mode": args.eval_mode, "table": table}
     out.mkdir(parents=True, exist_ok=True)
     (out / "joint_vs_single.json").write_text(json.dumps(summary, indent=2) + "\n")
     plot(table, out / "joint_vs_single.png")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 
@@ -27,6 +28,12 @@ def test_scene_labels_put_each_object_on_the_token_of_its_cell():
                                      0, 0]
     assert lab["color"][0] == COLOR_CLASSES.index("red") and lab["color"][5] == COLOR_CLASSES.index("blue")
     assert lab["color"][1] == -100 and lab["size"][5] == SIZE_CLASSES.index("small") and lab["dark"].sum() == 0
+    # the centre within its cell: (1/6, 1/6) is the middle of cell 0, (5/6, 1/2) the middle of cell 5
+    assert lab["offset"][0].tolist() == pytest.approx([0.5, 0.5]) and lab["offset"][5].tolist() == pytest.approx(
+        [0.5, 0.5])
+    assert np.isnan(lab["offset"][[1, 2, 3, 4, 6, 7, 8]]).all()  # empty cells: no target
+    moved = scene_labels(Scene((Obj("circle", "red", "large", 0.30, 0.64),)), 3)["offset"][3 * 1 + 0]
+    assert moved.tolist() == pytest.approx([0.9, 0.92], abs=1e-6)
 
 
 def test_clip_labels_describe_the_track_from_the_cell_where_it_starts():
@@ -73,11 +80,12 @@ def test_stage0_trains_probes_held_out_scenes_and_resumes_exactly(small_base, tm
     from unireward.train.stages import VisionSettings, train_vision
 
     s = VisionSettings(steps=4, images=4, clips=1, probe_every=1, save_every=2, probe_images=32, probe_clips=8,
-                       warmup=1)
+                       warmup=1, offset_weight=4.0)
     full = train_vision(tmp_path / "full", small_base, settings=s, log=lambda _: None)
     losses = [h["loss"] for h in full["history"]]
     assert full["steps"] == 4 and losses[-1] < losses[0]  # it learns
-    assert set(full["probe"]) >= {"empty", "shape", "color", "size", "dark", "direction", "speed", "jump"}
+    assert set(full["probe"]) >= {"empty", "shape", "color", "size", "dark", "offset_px", "direction", "speed", "jump"}
+    assert 0 < full["probe"]["offset_px"] < 28  # an error in pixels, inside a 28-px cell
     with pytest.raises(KeyboardInterrupt):  # killed after step 3's probe: the state of step 2 is on disk
         train_vision(tmp_path / "cut", small_base, settings=s, log=_interrupt_at(3))
     lines: list[str] = []
@@ -238,3 +246,24 @@ def test_answerer_learns_to_answer_held_out_questions_graded_by_the_oracle(small
     out = train_answer(tmp_path / "answerer", small_base, settings=s, log=lambda _: None)
     assert set(out["probe"]) == {"image", "video"} and all(0 <= v <= 1 for v in out["probe"].values())
     assert json.loads((tmp_path / "answerer" / "stage.json").read_text())["stage"] == "answerer"
+
+
+def test_describe_accuracy_counts_lines_and_word_classes(small_base, capsys, monkeypatch):
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "experiments" / "describe_accuracy.py"
+    spec = importlib.util.spec_from_file_location("describe_accuracy", path)
+    exp = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(exp)
+    assert exp.word_match("a red circle moves left quickly", "a red circle moves left slowly", exp.SPEEDS) is False
+    assert exp.word_match("moves up slowly; moves left quickly", "moves up slowly; moves left quickly", exp.SPEEDS)
+    assert exp.word_match("a red circle at top", "anything", exp.SPEEDS) is None  # no speed in the truth
+    monkeypatch.setattr(sys, "argv", ["describe_accuracy.py", small_base, "--n", "4"])
+    exp.main()
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    # 2 image and 2 clip examples, one or two media each: one line per medium, every line counted once
+    assert 2 <= out["image_lines_exact"][1] <= 4 and 2 <= out["clip_lines_exact"][1] <= 4
+    assert out["image_shape_words"][1] == out["image_lines_exact"][1]  # every true line names a shape
+    assert all(0.0 <= v[0] <= 1.0 for v in out.values())

@@ -104,12 +104,16 @@ def _cell(cx: float, cy: float, g: int) -> int:
 
 def scene_labels(scene: Scene, g: int, dark: bool = False) -> dict[str, np.ndarray]:
     """Per merged token (g x g, raster order): shape class (0 = empty), colour, size (ignored when empty), dark,
-    and the token's own cell (so the tower writes where it is into the token: its 2-D rotary embedding is
-    relative, and without it the language model has to infer positions from its own)."""
+    the token's own cell (so the tower writes where it is into the token: its 2-D rotary embedding is
+    relative, and without it the language model has to infer positions from its own), and the object's centre
+    within the cell (`offset`, x and y in 0..1, NaN when empty: a cell is 28 px, a slow object moves 2.5 px a
+    frame, so speed needs positions finer than the cell)."""
     out = {"shape": np.zeros(g * g, np.int64), "color": np.full(g * g, IGNORE), "size": np.full(g * g, IGNORE),
-           "dark": np.full(g * g, int(dark)), "cell": np.arange(g * g)}
+           "dark": np.full(g * g, int(dark)), "cell": np.arange(g * g),
+           "offset": np.full((g * g, 2), np.nan, np.float32)}
     for o in scene.objects:
         k = _cell(o.cx, o.cy, g)
+        out["offset"][k] = (o.cx * g - k % g, o.cy * g - k // g)  # the centre within its cell, 0..1
         out["shape"][k] = 1 + SHAPES.index(o.shape)
         out["color"][k] = COLOR_CLASSES.index(o.color)
         out["size"][k] = SIZE_CLASSES.index(o.size)
@@ -237,7 +241,7 @@ class SceneHead(nn.Module):
     def __init__(self, dim: int, cells: int, frames: int, hidden: int = 256):
         super().__init__()
         self.cells = cells
-        self.token_heads = {**TOKEN_HEADS, "cell": cells}
+        self.token_heads = {**TOKEN_HEADS, "cell": cells, "offset": 2}
         self.token = nn.Linear(dim, sum(self.token_heads.values()))
         self.clip = nn.Sequential(nn.Linear(frames * cells * dim, hidden), nn.GELU(),
                                   nn.Linear(hidden, cells * sum(CLIP_HEADS.values())))
@@ -273,7 +277,7 @@ def vision_batch(processor: Any, scenes: list[Scene], clips: list[Clip], size: i
         images += render_clip(c, size)
         labels += [scene_labels(c.frame(t), g, c.brightness[t] < 1.0) for t in range(c.n_frames)]
     pixel_values, grid = pixel_inputs(processor, images)
-    token = {k: torch.as_tensor(np.concatenate([x[k] for x in labels])) for k in TOKEN_HEADS}
+    token = {k: torch.as_tensor(np.concatenate([x[k] for x in labels])) for k in (*TOKEN_HEADS, "offset")}
     cl = [clip_labels(c, g) for c in clips]
     clip = {k: torch.as_tensor(np.stack([x[k] for x in cl])) if cl else torch.zeros(0, g * g, dtype=torch.long)
             for k in (*CLIP_HEADS, "starts")}
@@ -290,18 +294,30 @@ def _vision_tokens(model: Any, batch: VisionBatch) -> torch.Tensor:
     return model.model.visual(batch.pixel_values, grid_thw=batch.grid_thw).pooler_output
 
 
-def vision_loss(model: Any, head: SceneHead, batch: VisionBatch, frames: int) -> torch.Tensor:
+def _offset_error(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean absolute error of the predicted centre within the cell, on tokens that hold an object."""
+    held = ~target[:, 0].isnan()
+    return (pred[held] - target[held]).abs().mean() if held.any() else pred.sum() * 0.0
+
+
+def vision_loss(model: Any, head: SceneHead, batch: VisionBatch, frames: int, offset_weight: float = 0.0
+                ) -> torch.Tensor:
     tok, clip = head(_vision_tokens(model, batch), batch.n_clips, frames)
     loss = sum(_ce(tok[k], batch.token[k]) for k in TOKEN_HEADS)
+    if offset_weight:
+        loss = loss + offset_weight * _offset_error(tok["offset"], batch.token["offset"])
     if batch.n_clips:
         loss = loss + sum(_ce(clip[k], batch.clip[k]) for k in CLIP_HEADS)
     return loss
 
 
 @torch.no_grad()
-def vision_probe(model: Any, head: SceneHead, batches: list[VisionBatch], frames: int) -> dict[str, float]:
+def vision_probe(model: Any, head: SceneHead, batches: list[VisionBatch], frames: int,
+                 cell_px: float | None = None) -> dict[str, float]:
     """Accuracy per attribute on held-out scenes: `empty` (object or not, every token), shape/colour/size on
-    tokens holding an object, `dark` on clip frames, the clip attributes on cells where a track starts."""
+    tokens holding an object, `dark` on clip frames, the clip attributes on cells where a track starts; and
+    with `cell_px` (the cell's side in pixels; when trained with ``offset_weight``) `offset_px`, the mean error
+    in pixels of the object's centre read off its token."""
     hits: dict[str, list[float]] = {}
     for b in batches:
         tok, clip = head(_vision_tokens(model, b), b.n_clips, frames)
@@ -313,6 +329,8 @@ def vision_probe(model: Any, head: SceneHead, batches: list[VisionBatch], frames
         n_img = b.token["dark"].shape[0] - b.n_clips * frames * head.cells
         hits.setdefault("dark", []).extend((pred["dark"] == b.token["dark"])[n_img:].float().tolist())
         hits.setdefault("cell", []).extend((pred["cell"] == b.token["cell"]).float().tolist())
+        if cell_px:
+            hits.setdefault("offset_px", []).append(float(_offset_error(tok["offset"], b.token["offset"])) * cell_px)
         if b.n_clips:
             starts = b.clip["starts"] > 0
             for k in CLIP_HEADS:
@@ -336,6 +354,7 @@ class VisionSettings:
     seed: int = 0
     difficulty: float = 0.0
     image_size: int = 84
+    offset_weight: float = 0.0  # > 0: also regress each object's centre within its cell (finer positions)
 
 
 def _draw(kind: str, split: str, start: int, n: int, s: Any) -> list:
@@ -372,12 +391,14 @@ def train_vision(output: str | Path, base: str | Path, work: str | Path | None =
     def loss_fn(step: int) -> torch.Tensor:
         scenes = _draw("image", "train", step * s.images, s.images, s)
         clips = _draw("clip", "train", step * s.clips, s.clips, s)
-        return vision_loss(model, head, vision_batch(processor, scenes, clips, s.image_size, g), frames)
+        return vision_loss(model, head, vision_batch(processor, scenes, clips, s.image_size, g), frames,
+                           s.offset_weight)
 
     def probe() -> dict[str, Any]:
         visual.eval()
         try:
-            return {"probe": vision_probe(model, head, probe_batches, frames)}
+            cell_px = s.image_size / g if s.offset_weight else None
+            return {"probe": vision_probe(model, head, probe_batches, frames, cell_px)}
         finally:
             visual.train()
 
