@@ -44,8 +44,9 @@ from unireward.tasks import Task
 
 FAMILY = "v1"
 DIFFICULTY = 0.0  # the synthetic world's difficulty the shipped judge is trained and evaluated at
-# the staged recipe's budgets (the shipped judge's stages; docs/demo.md): stage 0, 1 and 1b steps, stage 2 settings
-STAGED = {"vision_steps": 1500, "align_steps": 1500, "reason_steps": 11000,
+# the staged recipe's budgets: stage 0, 1 and 1b steps, stage 2 settings. Those of the one end-to-end run (J6,
+# docs/demo.md: 57 minutes on 2 cores); the shipped judge (J5) was made stage by stage with more stage-1b steps.
+STAGED = {"vision_steps": 4000, "align_steps": 3000, "reason_steps": 11000,
           "judge": {"max_steps": 2000, "learning_rate": 5e-4, "freeze_vision_tower": True}}
 RATIONALE = "checks"  # describe, check each candidate on its own line, then decide (synth.dataset.check_lines)
 CONFIG = Path(__file__).parent / "configs" / "small-judge.yaml"
