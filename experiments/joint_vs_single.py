@@ -39,9 +39,10 @@ def plot(table: dict, path: Path) -> None:
             ax.bar([i + (k - 0.5) * 0.38 for i in x], vals, 0.38, label=who, color=color)
         ax.set_xticks(list(x), [t.replace("_", "\n") for t in TASKS], fontsize=8)
         ax.set_title({"pair_acc": "pairwise accuracy (test)", "spearman": "pointwise Spearman (test)"}[metric])
-        ax.set_ylim(0 if metric == "pair_acc" else -0.5, 1)
+        low = min([0.0] + [table[t][w].get(metric) or 0.0 for t in TASKS for w in ("single", "joint")])
+        ax.set_ylim(0 if metric == "pair_acc" else min(-0.1, low - 0.1), 1)
         ax.axhline(0.5 if metric == "pair_acc" else 0.0, color="k", lw=0.5, ls=":")
-    axes[0].legend(fontsize=8)
+    axes[0].legend(fontsize=8, loc="lower left")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
 
