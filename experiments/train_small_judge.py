@@ -35,7 +35,8 @@ def main() -> None:
     ap.add_argument("--output", default="assets/small-judge", help="Folder for the trained judge.")
     ap.add_argument("--vlm-output", default=None, help="Folder for a copy of the stage 0-1 model (small VLM base).")
     ap.add_argument("--work", default="runs/small-judge", help="Folder for the data, stages and checkpoints.")
-    ap.add_argument("--n-train", type=int, default=2000, help="Stage 2 training records per task and form.")
+    ap.add_argument("--n-train", type=int, default=None, help="Stage 2 training records per task and form "
+                    "(default: unireward.train.small.STAGED_RECORDS).")
     ap.add_argument("--n-test", type=int, default=100, help="Test records per task and form.")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--difficulty", type=float, default=None, help="Synthetic world difficulty (0 easy, 1 hard; "
@@ -52,7 +53,7 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
     from unireward.train.cli import parse_overrides
-    from unireward.train.small import DIFFICULTY, STAGED, train_staged
+    from unireward.train.small import DIFFICULTY, STAGED, STAGED_RECORDS, train_staged
     from unireward.train.stages import AlignSettings, ReasonSettings, VisionSettings
 
     start = time.time()
@@ -62,8 +63,8 @@ def main() -> None:
     align = AlignSettings(**{**common, "steps": STAGED["align_steps"], **parse_overrides(args.align)})
     reason = ReasonSettings(**{**common, "steps": STAGED["reason_steps"], **parse_overrides(args.reason)})
     result = train_staged(args.output, args.work, vlm_output=args.vlm_output, vision=vision, align=align,
-                          reason=reason,
-                          n_train=args.n_train, n_test=args.n_test, seed=args.seed, difficulty=difficulty,
+                          reason=reason, n_train=args.n_train or STAGED_RECORDS, n_test=args.n_test,
+                          seed=args.seed, difficulty=difficulty,
                           arch=parse_overrides(args.arch), overrides=parse_overrides(args.set),
                           probe_every=args.probe_every, log=lambda line: print(line, flush=True))
     result["seconds"]["wall"] = round(time.time() - start, 1)

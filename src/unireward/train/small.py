@@ -44,10 +44,12 @@ from unireward.tasks import Task
 
 FAMILY = "v1"
 DIFFICULTY = 0.0  # the synthetic world's difficulty the shipped judge is trained and evaluated at
-# the staged recipe's budgets: stage 0, 1 and 1b steps, stage 2 settings. Those of the one end-to-end run (J6,
-# docs/demo.md: 57 minutes on 2 cores); the shipped judge (J5) was made stage by stage with more stage-1b steps.
+# the staged recipe's budgets: stage 0, 1 and 1b steps, stage 2 settings (with STAGED_RECORDS records per task and
+# form, so no row repeats). Stages 0-1b are those of the one end-to-end run (J6, docs/demo.md: 57 minutes on 2 cores,
+# with a 2,000-step stage 2); stage 2 is the shipped judge's (J8), whose stage 1b was made stage by stage, longer.
 STAGED = {"vision_steps": 4000, "align_steps": 3000, "reason_steps": 11000,
-          "judge": {"max_steps": 2000, "learning_rate": 5e-4, "freeze_vision_tower": True}}
+          "judge": {"max_steps": 4000, "learning_rate": 5e-4, "freeze_vision_tower": True}}
+STAGED_RECORDS = 4000
 RATIONALE = "checks"  # describe, check each candidate on its own line, then decide (synth.dataset.check_lines)
 CONFIG = Path(__file__).parent / "configs" / "small-judge.yaml"
 # text: hidden, layers, heads, kv heads, ffn | vision: hidden, depth, heads, patch, merge | pixels per image
@@ -197,8 +199,8 @@ def train_small_judge(output: str | Path, work: str | Path, n_train: int = 3000,
 
 
 def train_staged(output: str | Path, work: str | Path, vlm_output: str | Path | None = None,
-                 vision: Any = None, align: Any = None, reason: Any = None, n_train: int = 2000, n_test: int = 100,
-                 seed: int = 0,
+                 vision: Any = None, align: Any = None, reason: Any = None, n_train: int = STAGED_RECORDS,
+                 n_test: int = 100, seed: int = 0,
                  difficulty: float = DIFFICULTY, arch: dict[str, Any] | None = None,
                  overrides: dict[str, Any] | None = None, probe_every: int | None = 1000,
                  eval_mode: str = "reason-logprob", log: Any = print) -> dict[str, Any]:
