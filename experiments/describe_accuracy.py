@@ -15,8 +15,11 @@ import json
 import os
 import re
 
+from unireward.synth.world import DIRECTIONS as _DIRECTIONS
+from unireward.synth.world import SPEEDS as _SPEEDS
 
-SPEEDS, DIRECTIONS = ("slowly", "quickly"), ("left", "right", "up", "down")
+
+SPEEDS, DIRECTIONS = tuple(_SPEEDS), tuple(_DIRECTIONS)  # the words the descriptions use
 
 
 def word_match(truth: str, said: str, vocab: tuple[str, ...]) -> bool | None:

@@ -29,6 +29,20 @@ def tiny_qwen(tiny_models) -> str:
     return tiny_models["qwen2_5_vl"]
 
 
+def load_experiment(name: str):
+    """The module experiments/NAME.py (experiments are scripts, not a package; their siblings import too)."""
+    import importlib
+    import sys
+    from pathlib import Path
+
+    folder = str(Path(__file__).resolve().parents[1] / "experiments")
+    sys.path.insert(0, folder)
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(folder)
+
+
 def random_image(seed: int, size: int = 64) -> Image.Image:
     return Image.fromarray(np.random.RandomState(seed).randint(0, 255, (size, size, 3), dtype=np.uint8))
 

@@ -4,21 +4,19 @@ strategies, DPO with one budget, held-out oracle accuracy with intervals, a seco
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
+from tests.conftest import load_experiment
 from tests.construct import conftest as construct_fixtures
 
 
 judge_dir = construct_fixtures.judge_dir
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
 def test_toy_run(tiny_qwen, judge_dir, tmp_path):
-    exp = load_experiment()
+    exp = load_experiment("align_understanding")
     cfg = tmp_path / "dpo.yaml"
     cfg.write_text("max_steps: 1\nper_device_train_batch_size: 2\ngradient_accumulation_steps: 1\n"
                    "gradient_checkpointing: false\nsave_strategy: 'no'\ndisable_tqdm: true\nlearning_rate: 1.0e-4\n"
@@ -37,19 +35,10 @@ def test_toy_run(tiny_qwen, judge_dir, tmp_path):
     assert (tmp_path / "run" / "gains.png").stat().st_size > 1000
 
 
-def load_experiment():
-    sys.path.insert(0, str(ROOT / "experiments"))
-    try:
-        import align_understanding as exp
-    finally:
-        sys.path.remove(str(ROOT / "experiments"))
-    return exp
-
-
 def test_pair_quality_grades_chosen_and_rejected_with_the_oracle(tmp_path):
     from unireward.synth import Oracle, parse_question
 
-    exp, oracle = load_experiment(), Oracle()
+    exp, oracle = load_experiment("align_understanding"), Oracle()
     prompts = exp.write_questions(tmp_path, "image_understanding", "train", 4, seed=0)
     questions = [json.loads(line) for line in prompts.read_text().splitlines()]
     truths = [oracle.answer(q["prompt"], str(prompts.parent / q["image"])) for q in questions]
@@ -67,7 +56,7 @@ def test_pair_quality_grades_chosen_and_rejected_with_the_oracle(tmp_path):
 
 
 def test_across_seeds_gives_the_mean_gain_and_a_t_interval():
-    exp = load_experiment()
+    exp = load_experiment("align_understanding")
     rows = [{"task": "t", "cell": "answerer (no DPO)", "seed": s, "gain": 0.0} for s in (0, 1, 2)]
     rows += [{"task": "t", "cell": "oracle / random", "signal": "oracle", "seed": s, "gain": g}
              for s, g in zip((0, 1, 2), (0.01, 0.03, 0.05))]

@@ -249,14 +249,11 @@ def test_answerer_learns_to_answer_held_out_questions_graded_by_the_oracle(small
 
 
 def test_describe_accuracy_counts_lines_and_word_classes(small_base, capsys, monkeypatch):
-    import importlib.util
     import sys
-    from pathlib import Path
 
-    path = Path(__file__).resolve().parents[2] / "experiments" / "describe_accuracy.py"
-    spec = importlib.util.spec_from_file_location("describe_accuracy", path)
-    exp = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(exp)
+    from tests.conftest import load_experiment
+
+    exp = load_experiment("describe_accuracy")
     assert exp.word_match("a red circle moves left quickly", "a red circle moves left slowly", exp.SPEEDS) is False
     assert exp.word_match("moves up slowly; moves left quickly", "moves up slowly; moves left quickly", exp.SPEEDS)
     assert exp.word_match("a red circle at top", "anything", exp.SPEEDS) is None  # no speed in the truth
