@@ -106,6 +106,26 @@ def test_video_generator_resumes_exactly_and_samples_its_frame_count(tmp_path):
     assert len(load_video(cands[0].path, num_frames=4)) == 4
 
 
+def test_video_generator_reuses_an_image_generators_vae(tmp_path):
+    from diffusers import DiffusionPipeline
+
+    train_generator(tmp_path / "t2i", tiny("image", vae_steps=3, steps=1), log=lambda _: None)
+    s = tiny("video", steps=2, vae_from=str(tmp_path / "t2i"))
+    lines: list[str] = []
+    summary = train_generator(tmp_path / "t2v", s, log=lines.append)
+    assert summary["vae"]["steps"] == 0 and not any('"mse"' in line for line in lines)  # no VAE stage ran
+    image_vae, video_vae = (DiffusionPipeline.from_pretrained(tmp_path / n).vae for n in ("t2i", "t2v"))
+    a, b = image_vae.state_dict(), video_vae.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    with torch.no_grad():  # the latent scale is measured again on clips
+        z = encode_media(video_vae, batch_at(s, 10**7)[1])
+    assert abs(z.std().item() - 1.0) < 1e-3
+    with pytest.raises(ValueError, match="trained at 16 px, this generator is 32 px"):
+        train_generator(tmp_path / "x", tiny("video", size=32, vae_from=str(tmp_path / "t2i")), log=lambda _: None)
+    with pytest.raises(FileNotFoundError, match="no VAE at"):
+        train_generator(tmp_path / "y", tiny("video", vae_from=str(tmp_path / "nothing")), log=lambda _: None)
+
+
 def test_cli_trains_a_generator(tmp_path):
     from typer.testing import CliRunner
 

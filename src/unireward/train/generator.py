@@ -25,6 +25,9 @@ Design choices a user will notice:
 - **Stopped while mediocre, on purpose**: stage 3 needs room to improve. The probe samples one output per
   held-out val caption and prints the oracle's share of fully right samples (``acc``) and mean score; the
   default budgets land in the 30-60% band the alignment proof needs. Resumable (``WORK/state.pt``).
+- **A video generator can reuse an image generator's VAE** (``vae_from``): the VAE is 2-D and encodes a clip
+  frame by frame, so a 48-px image VAE (97% of reconstructions right) serves 48-px clips as it is, where a VAE
+  trained on clips alone got 69% at 32 px. The latent scale is measured again on the new kind's data.
 - ``unireward_align.json`` records the sampling settings (steps, guidance, frames), which construct's
   diffusion generators read, so the folder samples the way it was probed without options.
 """
@@ -72,6 +75,7 @@ class GeneratorSettings:
     probe_n: int = 48  # held-out val captions, one sample each
     save_every: int = 250
     seed: int = 0
+    vae_from: str = ""  # a pipeline (or VAE) folder whose trained AutoencoderKL is reused, frozen: no VAE stage
 
     def __post_init__(self) -> None:
         if self.kind not in ("image", "video"):
@@ -269,6 +273,8 @@ def _train_vae(pipe, s: GeneratorSettings, work: Path, log: Callable[[str], None
     from unireward.train.stages import run_loop
 
     vae = pipe.vae
+    if s.vae_from:
+        return _reuse_vae(pipe, s)
     held_caps, held = batch_at(s, 0, "val")
 
     def frames_of(x: torch.Tensor) -> torch.Tensor:  # the VAE is 2-D: a video is a batch of frames
@@ -299,6 +305,27 @@ def _train_vae(pipe, s: GeneratorSettings, work: Path, log: Callable[[str], None
         z = encode_media(vae, batch_at(s, 10**7)[1])
     vae.register_to_config(scaling_factor=float(1.0 / z.std()))
     return {"steps": state.step, "probe": state.history[-1] if state.history else {}}
+
+
+def _reuse_vae(pipe, s: GeneratorSettings) -> dict[str, Any]:
+    """Load the trained VAE of `s.vae_from` into `pipe` and measure its latent scale on this kind's data."""
+    from diffusers import AutoencoderKL
+
+    src = Path(s.vae_from)
+    src = src / "vae" if (src / "vae").is_dir() else src
+    if not (src / "config.json").is_file():
+        raise FileNotFoundError(f"vae_from: no VAE at {s.vae_from} (expected a pipeline folder with vae/, "
+                                "or a VAE folder)")
+    vae = AutoencoderKL.from_pretrained(src)
+    if vae.config.sample_size != s.size:
+        raise ValueError(f"vae_from: the VAE at {s.vae_from} was trained at {vae.config.sample_size} px, "
+                         f"this generator is {s.size} px")
+    vae.register_to_config(scaling_factor=1.0)
+    with torch.no_grad():
+        z = encode_media(vae, batch_at(s, 10**7)[1])
+    vae.register_to_config(scaling_factor=float(1.0 / z.std()))
+    pipe.register_modules(vae=vae)
+    return {"steps": 0, "from": str(s.vae_from), "probe": {}}
 
 
 def _train_denoiser(pipe, s: GeneratorSettings, work: Path, log: Callable[[str], None]) -> dict[str, Any]:
