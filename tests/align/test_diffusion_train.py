@@ -218,3 +218,42 @@ def test_pickapic_parquet_bytes_and_a_corrupt_row(models, image_pairs, tmp_path)
     cfg = DiffusionDPOConfig(**{**FAST, "per_device_batch_size": 3}, cache_latents=True)
     with pytest.raises(PairDataError, match=r"pickapic.parquet row 2 \(id 9\): chosen cannot be read as an image"):
         train_diffusion_dpo(tmp_path / "pickapic.parquet", models("sd"), tmp_path / "out", cfg)
+
+
+def test_timestep_range_limits_the_noise_levels_drawn(models):
+    from diffusers import DiffusionPipeline
+
+    from unireward.align.diffusion_models import Family, NoiseSettings
+
+    gen = torch.Generator().manual_seed(0)
+    sd = DiffusionPipeline.from_pretrained(models("sd-v"))
+    t = Family(sd, NoiseSettings(timestep_range=(0.5, 1.0)), torch.device("cpu")).sample_timesteps(2000, gen)
+    assert t.min() >= 500 and t.max() == 999 and t.dtype == torch.int64
+    assert Family(sd, NoiseSettings(), torch.device("cpu")).sample_timesteps(2000, gen).min() < 10
+    flow = Family(DiffusionPipeline.from_pretrained(models("sd3")), NoiseSettings(timestep_range=(0.0, 0.25),
+                  flow_shift=1.0), torch.device("cpu"))
+    sigma = flow.sample_timesteps(2000, gen)
+    assert 0.0 <= sigma.min() and sigma.max() <= 0.25
+    with pytest.raises(ValueError, match="timestep_range does not apply to turbo"):
+        Family(sd, NoiseSettings(turbo=True, timestep_range=(0.5, 1.0)), torch.device("cpu"))
+    with pytest.raises(ValueError, match="0 <= lo < hi <= 1"):
+        DiffusionDPOConfig(timestep_range=(0.6, 0.4))
+
+
+def test_dropout_is_disabled_so_policy_equals_reference_at_the_start(models, video_pairs, tmp_path):
+    from diffusers import DiffusionPipeline
+
+    pipe = DiffusionPipeline.from_pretrained(models("t2v"))
+    torch.manual_seed(0)
+    with torch.no_grad():  # a trained model's temporal convs are not the identity they start as
+        for name, p in pipe.unet.named_parameters():
+            if "temp_convs" in name:
+                p.add_(0.3 * torch.randn_like(p))
+    base = tmp_path / "t2v-trained"
+    pipe.save_pretrained(base)
+    extra = dict(num_frames=2, resolution=16, per_device_batch_size=1, max_steps=1)
+    kept = train_diffusion_dpo(video_pairs, base, tmp_path / "a", DiffusionDPOConfig(**{**FAST, **extra}))
+    assert kept["losses"][0] == pytest.approx(math.log(2), abs=1e-6)
+    noisy = train_diffusion_dpo(video_pairs, base, tmp_path / "b",
+                                DiffusionDPOConfig(**{**FAST, **extra, "disable_dropout": False}))
+    assert noisy["losses"][0] != pytest.approx(math.log(2), abs=1e-3)  # UNet3D's p=0.1 temporal dropout

@@ -65,7 +65,11 @@ class DiffusionDPOConfig:
     logit_std: float = 1.0
     flow_shift: float | None = None  # None: the scheduler's shift
     flux_guidance: float = 3.5  # guidance embedding of guidance-distilled FLUX
+    timestep_range: tuple[float, float] = (0.0, 1.0)  # draw timesteps from this share of the noise range (1: pure
+    # noise); (0.5, 1.0) trains only where layout is decided. Not for turbo timesteps. The paper: all of it
     reference: str = "auto"  # auto | base (LoRA disabled) | copy (frozen copy)
+    disable_dropout: bool = True  # as TRL's DPOConfig: dropout in the trained denoiser (UNet3D's temporal convs
+    # have p=0.1) would make policy and reference differ at equal weights, noise that β=5000 amplifies
 
     # ---- optimisation ----
     learning_rate: float = 1e-8
@@ -127,6 +131,11 @@ class DiffusionDPOConfig:
         if (self.height is None) != (self.width is None):
             raise ValueError("set both height and width, or neither")
         self.turbo_timesteps = tuple(int(t) for t in self.turbo_timesteps)
+        self.timestep_range = tuple(float(f) for f in self.timestep_range)
+        lo, hi = self.timestep_range
+        if not 0.0 <= lo < hi <= 1.0:
+            raise ValueError(f"timestep_range must be two shares 0 <= lo < hi <= 1 of the noise range; "
+                             f"got {self.timestep_range}")
 
 
 def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> DiffusionDPOConfig:
@@ -176,7 +185,8 @@ def _noise_settings(model: str, config: DiffusionDPOConfig):
     return NoiseSettings(prediction_type=config.prediction_type, turbo=_is_turbo(model, config),
                          turbo_timesteps=config.turbo_timesteps, zero_terminal_snr=config.zero_terminal_snr,
                          timestep_sampling=config.timestep_sampling, logit_mean=config.logit_mean,
-                         logit_std=config.logit_std, flow_shift=config.flow_shift, flux_guidance=config.flux_guidance)
+                         logit_std=config.logit_std, flow_shift=config.flow_shift, flux_guidance=config.flux_guidance,
+                         timestep_range=config.timestep_range)
 
 
 def _prepare_frozen(family, device, weight_dtype) -> None:
@@ -211,6 +221,10 @@ def _set_trainable(family, config: DiffusionDPOConfig) -> None:
     if config.gradient_checkpointing:
         den.enable_gradient_checkpointing()
     den.train()
+    if config.disable_dropout:
+        for m in den.modules():
+            if isinstance(m, torch.nn.Dropout):
+                m.p = 0.0
 
 
 def _optimizer(params, config: DiffusionDPOConfig, family, lr: float):

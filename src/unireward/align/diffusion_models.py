@@ -62,6 +62,7 @@ class NoiseSettings:
     logit_std: float = 1.0
     flow_shift: float | None = None  # None: the scheduler's
     flux_guidance: float = 3.5
+    timestep_range: tuple[float, float] = (0.0, 1.0)  # the share of the noise range drawn from (not turbo)
 
 
 def family_of(pipe: Any) -> str:
@@ -94,6 +95,8 @@ class Family:
         if self.flow and noise.prediction_type not in (None, "flow"):
             raise ValueError(f"{self.name} is a flow-matching model: prediction_type must be 'flow', "
                              f"got {noise.prediction_type!r}")
+        if noise.turbo and tuple(noise.timestep_range) != (0.0, 1.0):
+            raise ValueError("timestep_range does not apply to turbo models (they train on turbo_timesteps)")
         self._ddpm_setup() if not self.flow else self._flow_setup()
 
     @property
@@ -126,13 +129,16 @@ class Family:
             if s.turbo:
                 choice = torch.randint(0, len(s.turbo_timesteps), (n,), generator=gen)
                 return torch.tensor(s.turbo_timesteps)[choice]
-            return torch.randint(0, self.num_train_timesteps, (n,), generator=gen)
+            lo, hi = (round(f * self.num_train_timesteps) for f in s.timestep_range)
+            return torch.randint(lo, max(hi, lo + 1), (n,), generator=gen)
         if s.timestep_sampling == "uniform":
             u = torch.rand(n, generator=gen)
         elif s.timestep_sampling == "logit_normal":
             u = torch.sigmoid(s.logit_mean + s.logit_std * torch.randn(n, generator=gen))
         else:
             raise ValueError(f"timestep_sampling must be 'logit_normal' or 'uniform', got {s.timestep_sampling!r}")
+        lo, hi = s.timestep_range
+        u = lo + (hi - lo) * u
         return self.shift * u / (1 + (self.shift - 1) * u)
 
     def noisy_and_target(self, latents: torch.Tensor, noise: torch.Tensor,
