@@ -257,3 +257,12 @@ def test_dropout_is_disabled_so_policy_equals_reference_at_the_start(models, vid
     noisy = train_diffusion_dpo(video_pairs, base, tmp_path / "b",
                                 DiffusionDPOConfig(**{**FAST, **extra, "disable_dropout": False}))
     assert noisy["losses"][0] != pytest.approx(math.log(2), abs=1e-3)  # UNet3D's p=0.1 temporal dropout
+
+
+def test_video_frames_default_to_the_count_the_model_records(models, video_pairs, tmp_path):
+    base = tmp_path / "t2v"
+    shutil.copytree(models("t2v"), base)
+    (base / "unireward_align.json").write_text(json.dumps({"inference": {"num_frames": 2}}))
+    extra = dict(resolution=16, per_device_batch_size=1, max_steps=1)
+    summary = train_diffusion_dpo(video_pairs, base, tmp_path / "out", DiffusionDPOConfig(**{**FAST, **extra}))
+    assert summary["num_frames"] == 2

@@ -103,7 +103,7 @@ class DiffusionDPOConfig:
     resolution: int | None = None  # square side; None: the checkpoint's native size
     height: int | None = None  # with width: a non-square training size (e.g. 320×512 video)
     width: int | None = None
-    num_frames: int | None = None  # videos; None: 16 (UNet3D) / 17 (Wan, 4k+1)
+    num_frames: int | None = None  # videos; None: the model folder's recorded count, else 16 (UNet3D) / 17 (Wan)
     split: str = "train"  # hub datasets
     skip_bad_rows: bool = False
     verify_media: bool = True
@@ -275,8 +275,11 @@ def _train_size(family, source, config: DiffusionDPOConfig) -> tuple[int, int]:
     return int(h), int(w)  # type: ignore[arg-type]
 
 
-def _num_frames(family, config: DiffusionDPOConfig) -> int:
-    n = config.num_frames or (17 if family.name == "wan" else 16)
+def _num_frames(family, config: DiffusionDPOConfig, model: str) -> int:
+    """num_frames, else the count the model folder records it samples (a small generator's), else 16 / 17."""
+    from unireward.construct.generators import recorded_inference
+
+    n = config.num_frames or recorded_inference(model).get("num_frames") or (17 if family.name == "wan" else 16)
     family.check_frames(n)
     return n
 
@@ -306,7 +309,7 @@ class DiffusionDPORun:
         _prepare_frozen(self.family, self.device, weight_dtype)
         self.family.denoiser.to(self.device, dtype=weight_dtype if config.use_lora else torch.float32)
         self.size = _train_size(self.family, self.source, config)
-        self.frames = _num_frames(self.family, config) if self.family.video else 0
+        self.frames = _num_frames(self.family, config, self.model_name) if self.family.video else 0
         self.reference = None
         if config.reference == "copy" or (config.reference == "auto" and not config.use_lora):
             self.reference = copy.deepcopy(self.family.denoiser).requires_grad_(False).eval()
