@@ -69,7 +69,7 @@ def run_kind(kind: str, generator: str, judges: dict[str, Any], args: argparse.N
     result: dict[str, Any] = {"generator": generator, "before": summarize(before), "runs": []}
     overrides = json.loads(args.dpo_overrides or "{}")
     for signal, judge in judges.items():
-        for strategy in STRATEGIES:
+        for strategy in args.strategies:
             pairs = construct_pairs(kind, generator, judge, signal, strategy, train, out, args.n, gen_options)
             for seed in args.seeds:
                 name = f"{signal}-{strategy}-s{seed}"
@@ -112,6 +112,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--eval-samples", type=int, default=4, help="samples per held-out caption")
     p.add_argument("--steps", type=int, default=100, help="DPO optimizer steps (the same budget for every set)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    p.add_argument("--strategies", nargs="+", default=list(STRATEGIES), choices=STRATEGIES,
+                   help="construction strategies to run (default: all four)")
     p.add_argument("--seed", type=int, default=0, help="caption seed")
     p.add_argument("--size", type=int, help="sample height and width (default: the pipeline's)")
     p.add_argument("--frames", type=int, help="video frames (default: the pipeline's recorded count)")
