@@ -8,7 +8,8 @@ For each given generator (a diffusers text-to-image and/or text-to-video pipelin
    pair-only, random), with `unireward construct`;
 4. Diffusion-DPO of the generator on each pair set with the same budget (``--steps``), for each ``--seeds``;
 5. the oracle's accuracy (share of samples with every caption element right) and mean fraction of elements right
-   on the held-out captions, before and after, with bootstrap 95% intervals of the change (resampling captions),
+   on the held-out captions, before and after (and per element kind: colour, position, motion, ...), with
+   bootstrap 95% intervals of the change (resampling captions),
    and a before/after picture grid per run (``OUT/KIND/grids``).
 
     python experiments/align_generation.py --image-generator assets/small-t2i --video-generator assets/small-t2v \
@@ -29,6 +30,7 @@ from unireward.align.synth_eval import (
     KINDS,
     before_after_grid,
     bootstrap_change,
+    by_element_kind,
     captions,
     oracle_eval,
     small_dpo_config,
@@ -66,7 +68,8 @@ def run_kind(kind: str, generator: str, judges: dict[str, Any], args: argparse.N
     test_caps = captions(kind, "test", args.test_captions, args.seed)
     before, before_paths = oracle_eval(generator, kind, test_caps, args.eval_samples, out / "eval" / "base",
                                        gen_options)
-    result: dict[str, Any] = {"generator": generator, "before": summarize(before), "runs": []}
+    result: dict[str, Any] = {"generator": generator, "before": summarize(before),
+                              "before_by_kind": by_element_kind(kind, test_caps, before_paths), "runs": []}
     overrides = json.loads(args.dpo_overrides or "{}")
     for signal, judge in judges.items():
         for strategy in args.strategies:
@@ -78,7 +81,8 @@ def run_kind(kind: str, generator: str, judges: dict[str, Any], args: argparse.N
                                                  gen_options)
                 before_after_grid(test_caps, before_paths, after_paths, out / "grids" / f"{name}.png")
                 result["runs"].append({"signal": signal, "strategy": strategy, "seed": seed,
-                                       "after": summarize(after), "change_ci95": bootstrap_change(before, after)})
+                                       "after": summarize(after), "change_ci95": bootstrap_change(before, after),
+                                       "after_by_kind": by_element_kind(kind, test_caps, after_paths)})
     return result
 
 

@@ -26,6 +26,25 @@ def test_toy_run(tmp_path):
     for r in runs:
         lo, hi = r["change_ci95"]["accuracy"]
         assert -1.0 <= lo <= hi <= 1.0 and 0.0 <= r["after"]["accuracy"] <= 1.0
+    kinds = results["image"]["before_by_kind"]
+    assert kinds and set(kinds) <= {"color", "shape", "size", "count", "object", "position", "relation"}
+    assert all(0.0 <= v <= 1.0 for r in runs for v in r["after_by_kind"].values())
     assert json.loads((out / "results.json").read_text())["image"]["before"] == results["image"]["before"]
     assert "| oracle | random | 0 |" in (out / "results.md").read_text()
     assert (out / "image" / "grids" / "oracle-pair-point-s0.png").stat().st_size > 0
+
+
+def test_element_kinds_of_a_correct_render_are_all_right(tmp_path):
+    import numpy as np
+
+    from unireward.align.synth_eval import by_element_kind
+    from unireward.synth.generate import image_scene
+    from unireward.synth.grammar import parse_caption
+    from unireward.synth.render import render_scene
+
+    cap = "a red circle to the left of a blue square"
+    render_scene(image_scene(parse_caption(cap), np.random.default_rng(0), set(), 0.0), 48).save(tmp_path / "a.png")
+    render_scene(image_scene(parse_caption("a green diamond"), np.random.default_rng(0), set(), 0.0),
+                 48).save(tmp_path / "b.png")
+    kinds = by_element_kind("image", [cap], [[str(tmp_path / "a.png"), str(tmp_path / "b.png")]])
+    assert kinds == {"object": 0.5, "relation": 0.5}  # right in a.png, nothing of it in b.png

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,23 @@ def oracle_eval(pipeline: str | Path, kind: str, caps: list[str], k: int, out: P
 def oracle_fraction(oracle: Any, kind: str, caption: str, media: Any) -> float:
     """The share of the caption's elements the oracle finds right in an image or a video (1.0: fully right)."""
     return oracle.score_image(caption, media)[0] if kind == "image" else oracle.score_video(caption, media).fraction
+
+
+def by_element_kind(kind: str, caps: list[str], paths: list[list[str]]) -> dict[str, float]:
+    """The share of caption elements the oracle finds right, per element kind (colour, shape, position, relation,
+    motion, ...: the part of an element name in parentheses), over every sample in `paths`. A fully-right rate
+    hides which skills move; this shows them."""
+    from unireward.synth import Oracle
+
+    oracle, right, total = Oracle(), Counter(), Counter()
+    for cap, row in zip(caps, paths):
+        for path in row:
+            els = oracle.score_image(cap, path)[1] if kind == "image" else oracle.score_video(cap, path).elements
+            for name, ok in els.items():
+                k = name[name.rfind("(") + 1:name.rfind(")")] if "(" in name else name
+                right[k] += ok
+                total[k] += 1
+    return {k: round(right[k] / total[k], 4) for k in sorted(total)}
 
 
 def summarize(rows: Rows) -> dict[str, float]:
