@@ -18,11 +18,22 @@ from unireward.serve.openai_compat import BackgroundServer
 
 
 PNG = data_url(png_bytes())
-LONG = 3000  # new tokens: about 30 s of generation for the tiny model on a CPU, unless stopped
+LONG = 3000  # new tokens: 2.5 s (1 thread) to 30 s (a loaded CPU) of generation for the tiny model, unless stopped
 
 
 def _good(max_tokens: int = 1) -> dict:
     return {"messages": user("Describe the image.", PNG), "max_tokens": max_tokens}
+
+
+@pytest.fixture(scope="module")
+def endless_judge(tiny_qwen):
+    """A judge whose model never stops on its own: without an end token a LONG generation runs until it is
+    stopped or reaches its length, whatever tokens the random weights pick on this machine's thread count."""
+    from unireward.judges.hf import HFJudge
+
+    judge = HFJudge(tiny_qwen)
+    judge.model.generation_config.eos_token_id = None
+    return judge
 
 
 def test_a_1mb_prompt_is_refused_quickly_while_a_small_request_is_answered(served):
@@ -66,8 +77,8 @@ def _wait(predicate, seconds: float = 10.0) -> bool:
     return False
 
 
-def test_a_disconnected_client_stops_its_generation_and_queued_work_is_never_started(qwen_judge):
-    with BackgroundServer(qwen_judge, served_name="tiny") as srv:
+def test_a_disconnected_client_stops_its_generation_and_queued_work_is_never_started(endless_judge):
+    with BackgroundServer(endless_judge, served_name="tiny") as srv:
         stats = srv.app.state.engine.stats
 
         async def leave_early(delay: float, max_tokens: int):
@@ -89,16 +100,16 @@ def test_a_disconnected_client_stops_its_generation_and_queued_work_is_never_sta
         assert r.status_code == 200 and time.perf_counter() - t < 10.0
 
 
-def test_full_queue_429_and_timeouts_stop_generation(qwen_judge):
-    limits = Limits(request_timeout=2.0, max_queue=1)
-    with BackgroundServer(qwen_judge, served_name="tiny", limits=limits) as srv:
+def test_full_queue_429_and_timeouts_stop_generation(endless_judge):
+    limits = Limits(request_timeout=1.0, max_queue=1)  # well under LONG's generation time on any thread count
+    with BackgroundServer(endless_judge, served_name="tiny", limits=limits) as srv:
 
         async def main():
             async with httpx.AsyncClient(base_url=srv.url, timeout=30) as client:
                 first = asyncio.create_task(client.post("/v1/chat/completions", json=_good(LONG)))
-                await asyncio.sleep(0.5)  # the first now holds the model
+                await asyncio.sleep(0.3)  # the first now holds the model
                 second = asyncio.create_task(client.post("/v1/chat/completions", json=_good(LONG)))
-                await asyncio.sleep(0.3)  # the second now waits in the queue
+                await asyncio.sleep(0.2)  # the second now waits in the queue
                 third = await client.post("/v1/chat/completions", json=_good())
                 return await first, await second, third
 
@@ -107,7 +118,7 @@ def test_full_queue_429_and_timeouts_stop_generation(qwen_judge):
         assert third.status_code == 429 and third.headers["retry-after"] == "1"
         # the second waits (503 if its time runs out in the queue) or starts with what is left of it (504)
         assert second.status_code in (503, 504) and "request timeout" in error_of(second)["message"]
-        assert first.status_code == 504 and "request timeout of 2 s" in error_of(first)["message"]
+        assert first.status_code == 504 and "request timeout of 1 s" in error_of(first)["message"]
         assert time.perf_counter() - t < 8.0
         assert chat(srv.url, _good()).status_code == 200  # the lock was released
 
