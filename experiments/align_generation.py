@@ -103,6 +103,35 @@ def table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def plot(results: dict[str, Any], path: Path) -> Path:
+    """Δ accuracy with its 95% interval for every run (one panel per generator kind): what the tables say, at a
+    glance, and whether any interval clears zero."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(results), figsize=(7 * len(results), 3.6), squeeze=False)
+    for ax, (kind, res) in zip(axes[0], results.items()):
+        runs = res["runs"]
+        lo = [r["change_ci95"]["accuracy"][0] for r in runs]
+        hi = [r["change_ci95"]["accuracy"][1] for r in runs]
+        mid = [r["after"]["accuracy"] - res["before"]["accuracy"] for r in runs]
+        colours = ["tab:blue" if r["signal"] == "oracle" else "tab:orange" for r in runs]
+        x = range(len(runs))
+        ax.bar(x, mid, color=colours, yerr=[[m - a for m, a in zip(mid, lo)], [b - m for m, b in zip(mid, hi)]],
+               capsize=3)
+        ax.axhline(0, color="grey", lw=0.8)
+        ax.set_xticks(list(x), [f"{r['signal']}\n{r['strategy']}\ns{r['seed']}" for r in runs], fontsize=7)
+        ax.set_ylabel("Δ accuracy (fully right), 95% CI")
+        ax.set_title(f"{kind} generator: before {res['before']['accuracy']:.3f}", fontsize=9)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--image-generator", help="diffusers text-to-image pipeline folder")
@@ -138,6 +167,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     out = Path(args.out)
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (out / "results.md").write_text(table(results))
+    if results:
+        plot(results, out / "gains.png")
     print(table(results))
     return results
 

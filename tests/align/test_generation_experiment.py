@@ -32,6 +32,7 @@ def test_toy_run(tmp_path):
     assert json.loads((out / "results.json").read_text())["image"]["before"] == results["image"]["before"]
     assert "| oracle | random | 0 |" in (out / "results.md").read_text()
     assert (out / "image" / "grids" / "oracle-pair-point-s0.png").stat().st_size > 0
+    assert (out / "gains.png").stat().st_size > 0
 
 
 def test_element_kinds_of_a_correct_render_are_all_right(tmp_path):
