@@ -111,7 +111,8 @@ def plot(results: dict[str, Any], path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(results), figsize=(7 * len(results), 3.6), squeeze=False)
+    width = max(7.0, 0.6 * max(len(r["runs"]) for r in results.values()))
+    fig, axes = plt.subplots(1, len(results), figsize=(width * len(results), 3.8), squeeze=False)
     for ax, (kind, res) in zip(axes[0], results.items()):
         runs = res["runs"]
         lo = [r["change_ci95"]["accuracy"][0] for r in runs]
