@@ -7,6 +7,7 @@ from pathlib import Path
 
 from PIL import Image
 
+
 ASSET = Path(__file__).resolve().parents[2] / "assets" / "small-judge"
 
 

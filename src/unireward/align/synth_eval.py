@@ -67,9 +67,16 @@ def oracle_eval(pipeline: str | Path, kind: str, caps: list[str], k: int, out: P
     return rows, paths
 
 
+def oracle_elements(oracle: Any, kind: str, caption: str, media: Any) -> dict[str, int]:
+    """The oracle's 0/1 label of each caption element in an image or a video."""
+    return oracle.score_image(caption, media)[1] if kind == "image" else oracle.score_video(caption, media).elements
+
+
 def oracle_fraction(oracle: Any, kind: str, caption: str, media: Any) -> float:
     """The share of the caption's elements the oracle finds right in an image or a video (1.0: fully right)."""
-    return oracle.score_image(caption, media)[0] if kind == "image" else oracle.score_video(caption, media).fraction
+    from unireward.synth.semantics import fraction
+
+    return fraction(oracle_elements(oracle, kind, caption, media))
 
 
 def by_element_kind(kind: str, caps: list[str], paths: list[list[str]]) -> dict[str, float]:
@@ -81,8 +88,7 @@ def by_element_kind(kind: str, caps: list[str], paths: list[list[str]]) -> dict[
     oracle, right, total = Oracle(), Counter(), Counter()
     for cap, row in zip(caps, paths):
         for path in row:
-            els = oracle.score_image(cap, path)[1] if kind == "image" else oracle.score_video(cap, path).elements
-            for name, ok in els.items():
+            for name, ok in oracle_elements(oracle, kind, cap, path).items():
                 k = name[name.rfind("(") + 1:name.rfind(")")] if "(" in name else name
                 right[k] += ok
                 total[k] += 1
@@ -113,8 +119,8 @@ def bootstrap_change(before: Rows, after: Rows, reps: int = 2000, seed: int = 0)
 def small_dpo_config(steps: int | None, seed: int = 0, **overrides: Any):
     """Diffusion-DPO settings for the small generators: the paper's loss and β, a fixed step budget (None: the
     paper's 3 epochs), and a learning rate for a model trained from scratch at 1e-3 (the paper's 1e-8 × batch
-    scaling is for SDXL-Turbo). 3e-5 was chosen on val captions for the shipped generator (1e-4 and up degrade it;
-docs/align.md has the search)."""
+    scaling is for SDXL-Turbo). 3e-5 was chosen on val captions for the shipped generator (1e-4 and up degrade
+    it; docs/align.md has the search)."""
     from unireward.align.diffusion import DiffusionDPOConfig
 
     base = {"max_steps": steps, "seed": seed, "learning_rate": 3e-5, "scale_lr": False, "per_device_batch_size": 16,

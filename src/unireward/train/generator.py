@@ -272,9 +272,9 @@ def oracle_accuracy(kind: str, captions: list[str], media: list[Any]) -> dict[st
 def _train_vae(pipe, s: GeneratorSettings, work: Path, log: Callable[[str], None]) -> dict[str, Any]:
     from unireward.train.stages import run_loop
 
-    vae = pipe.vae
     if s.vae_from:
         return _reuse_vae(pipe, s)
+    vae = pipe.vae
     held_caps, held = batch_at(s, 0, "val")
 
     def frames_of(x: torch.Tensor) -> torch.Tensor:  # the VAE is 2-D: a video is a batch of frames
@@ -300,11 +300,16 @@ def _train_vae(pipe, s: GeneratorSettings, work: Path, log: Callable[[str], None
 
     state = run_loop({"vae": vae}, list(vae.parameters()), loss_fn, probe, work / "vae", s.vae_steps, s.vae_lr,
                      min(s.warmup, s.vae_steps), max(1, s.vae_steps // 2), s.save_every, log)
+    _set_latent_scale(vae, s)
+    return {"steps": state.step, "probe": state.history[-1] if state.history else {}}
+
+
+def _set_latent_scale(vae, s: GeneratorSettings) -> None:
+    """Store the ``scaling_factor`` that gives latents of unit variance on this kind's data, as SD's does."""
     vae.register_to_config(scaling_factor=1.0)
-    with torch.no_grad():  # latents of unit variance, as SD's scaling_factor makes them
+    with torch.no_grad():
         z = encode_media(vae, batch_at(s, 10**7)[1])
     vae.register_to_config(scaling_factor=float(1.0 / z.std()))
-    return {"steps": state.step, "probe": state.history[-1] if state.history else {}}
 
 
 def _reuse_vae(pipe, s: GeneratorSettings) -> dict[str, Any]:
@@ -320,10 +325,7 @@ def _reuse_vae(pipe, s: GeneratorSettings) -> dict[str, Any]:
     if vae.config.sample_size != s.size:
         raise ValueError(f"vae_from: the VAE at {s.vae_from} was trained at {vae.config.sample_size} px, "
                          f"this generator is {s.size} px")
-    vae.register_to_config(scaling_factor=1.0)
-    with torch.no_grad():
-        z = encode_media(vae, batch_at(s, 10**7)[1])
-    vae.register_to_config(scaling_factor=float(1.0 / z.std()))
+    _set_latent_scale(vae, s)
     pipe.register_modules(vae=vae)
     return {"steps": 0, "from": str(s.vae_from), "probe": {}}
 
