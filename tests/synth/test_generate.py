@@ -118,8 +118,50 @@ def test_every_slot_kind_can_be_corrupted():
     assert seen == {"size", "color", "shape", "position", "count", "a", "b", "relation"}
 
 
+UNDERSTANDING = [Task.IMAGE_UNDERSTANDING, Task.VIDEO_UNDERSTANDING]
+
+
+@pytest.mark.parametrize("task", UNDERSTANDING)
+@pytest.mark.parametrize("form", list(Form))
+def test_hard_negatives_off_leaves_samples_unchanged(task, form):
+    for i in range(30):
+        a, b = make_sample(task, form, "train", i), make_sample(task, form, "train", i, hard_negatives=0.0)
+        assert (a.prompt, a.candidates, a.label, a.meta) == (b.prompt, b.candidates, b.label, b.meta)
+
+
+@pytest.mark.parametrize("task", UNDERSTANDING)
+def test_hard_negatives_are_confusable_or_slipped_and_graded_by_the_oracle(task):
+    from unireward.synth.dataset import describe
+    from unireward.synth.generate import ANSWERS
+    from unireward.synth.semantics import grade, understanding_score
+
+    confusable = slipped = 0
+    for i in range(200):
+        s = make_sample(task, Form.POINT, "train", i, hard_negatives=1.0)
+        answer, kind, truth = s.candidates[0], s.meta["kind"], s.meta["truth"]
+        # the label is the oracle's grade of the answer given, whatever made it
+        assert s.label["score"] == understanding_score(task.modality, grade(kind, truth, answer))
+        if grade(kind, truth, answer) == 1.0:
+            continue
+        if answer not in ANSWERS[kind]:
+            slipped += 1
+        elif set(answer.split()) - {"a", "it"} <= set(describe(s.media[0]).replace(";", " ").split()):
+            confusable += 1
+    # at hard_negatives=1 every wrong answer is drawn hard; a confusable draw on a one-object scene finds none
+    assert slipped > 30 and confusable > 10
+
+
+def test_hard_negatives_keep_the_share_of_right_answers():
+    def right(h):
+        return np.mean([make_sample(Task.IMAGE_UNDERSTANDING, Form.POINT, "train", i, hard_negatives=h)
+                        .label["score"] == 100 for i in range(300)])
+
+    assert abs(right(1.0) - right(0.0)) < 0.08
+
+
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(difficulty=1.5), "difficulty"), (dict(split="dev"), "unknown split"), (dict(n_frames=16), "n_frames"),
+    (dict(difficulty=1.5), "difficulty"), (dict(hard_negatives=-0.1), "hard_negatives"),
+    (dict(split="dev"), "unknown split"), (dict(n_frames=16), "n_frames"),
     (dict(task="image_gen"), "unknown task"),
 ])
 def test_bad_arguments_are_refused(kwargs, match):

@@ -159,7 +159,8 @@ def _job(args: tuple) -> list[dict[str, Any]]:
     out = []
     for i in indices:
         s = make_sample(task, form, split, i, seed=opts["seed"], difficulty=opts["difficulty"],
-                        tie_rate=opts["tie_rate"], n_frames=opts["n_frames"])
+                        tie_rate=opts["tie_rate"], n_frames=opts["n_frames"],
+                        hard_negatives=opts.get("hard_negatives", 0.0))
         stem = f"media/{TASK_SHORT[task]}/{form.value}/{i:06d}"
         rec = write_sample(s, folder, f"synth/{split}/{task.value}/{form.value}/{i:06d}", stem,
                            opts["image_size"], opts["video_format"], opts["fps"], opts["rationale"])
@@ -180,13 +181,16 @@ def build_dataset(out_dir: str | Path, n_per_task_form: int | Mapping[str, int] 
                   difficulty: float = 0.5, image_size: int = 84, splits: Sequence[str] = ("train", "val", "test"),
                   *, tasks: Sequence[Task | str] = ALL_TASKS, forms: Sequence[Form | str] = ALL_FORMS,
                   n_frames: int = 8, tie_rate: float = 0.1, video_format: str = "mp4", fps: int = 8,
-                  rationale: bool | str = False, workers: int = 1) -> dict[str, dict[str, int]]:
+                  rationale: bool | str = False, hard_negatives: float = 0.0,
+                  workers: int = 1) -> dict[str, dict[str, int]]:
     """Write `out_dir/<split>/records.jsonl` and media for every (task, form) and split.
 
     n_per_task_form: records per (task, form) in every split, or a mapping split -> that number
         (e.g. {"train": 500, "val": 50, "test": 100}).
     rationale: give every record a describe-then-decide rationale (see the module docstring): True or
         "describe", or "checks" (each candidate also checked on its own line, `check_lines`).
+    hard_negatives: the share of wrong understanding answers made confusable or slipped (`synth.generate`);
+        recorded in the manifest only when set, so manifests of older builds stay the same.
     Returns {split: {"<task>/<form>": count}}. Deterministic in all arguments except `workers`, which
     changes nothing but speed.
     """
@@ -199,11 +203,12 @@ def build_dataset(out_dir: str | Path, n_per_task_form: int | Mapping[str, int] 
     if image_size < 32:
         raise ValueError(f"image_size must be at least 32 pixels, got {image_size}")
     make_sample(Task.IMAGE_GENERATION, Form.POINT, splits[0] if splits else "train", 0, seed, difficulty,
-                tie_rate, n_frames)  # checks the generator's arguments before anything is written
+                tie_rate, n_frames, hard_negatives)  # checks the generator's arguments before anything is written
     tasks, forms = [Task.parse(t) for t in tasks], [Form.parse(f) for f in forms]
     out_dir, counts = Path(out_dir), _counts(n_per_task_form, splits)
     opts = dict(seed=seed, difficulty=difficulty, tie_rate=tie_rate, n_frames=n_frames, image_size=image_size,
-                video_format=video_format, fps=fps, rationale=rationale)
+                video_format=video_format, fps=fps, rationale=rationale,
+                **({"hard_negatives": hard_negatives} if hard_negatives else {}))
     result: dict[str, dict[str, int]] = {}
     for split in splits:
         folder = out_dir / split

@@ -17,6 +17,15 @@ Design choices a user will notice:
   attributes) instead of random ones.
 - `tie_rate`: share of generation pairs that are ties (both right, or equally wrong). Understanding pairs
   are never ties: the upstream understanding prompts offer no tie.
+- `hard_negatives` in [0, 1] (default 0, which leaves every sample exactly as before): the share of wrong
+  understanding answers that look like a small answerer's mistakes instead of a random wrong answer. Half are
+  *confusable*: a wrong answer made only of words the media's description contains (the colour of another
+  object, the shape of the distractor, "nothing" for what is at a position), which a judge cannot reject by
+  noticing that the answer names something absent. Half are *slips*: a word of the answer vocabulary with
+  its first letters dropped or swapped for another word's ("yan", "slarge", "dottom right"), or a word of
+  another question kind's vocabulary ("red" for a shape). Both are what the small answerer's sampled answers
+  contain and what a judge trained on random wrong answers scored as right (docs/align.md). The label is the
+  oracle's grade of the answer actually given, as for every other candidate.
 """
 
 from __future__ import annotations
@@ -448,20 +457,59 @@ def _wrong_answer(rng: Rng, graded: dict[str, float], d: float) -> str:
     return _pick(rng, pool)
 
 
+_FILLER = {"a", "it", "the"}
+_VOCABULARY = sorted({w for answers in ANSWERS.values() for a in answers for w in a.split()} - _FILLER)
+
+
+def _media_words(media: Any) -> set[str]:
+    from unireward.synth.semantics import describe_clip
+
+    text = media.key() if isinstance(media, Scene) else describe_clip(clip_facts(media))
+    return set(text.replace(";", " ").replace(",", " ").split())
+
+
+def _slip(rng: Rng, kind: str) -> str:
+    """A malformed answer of the kinds a tiny answerer samples at temperature 0.7."""
+    word = _pick(rng, sorted({w for a in ANSWERS[kind] for w in a.split()} - _FILLER))
+    how = int(rng.integers(3))
+    if how == 0 and len(word) > 3:  # first letters lost: "yan", "ircle"
+        return word[int(rng.integers(1, 3)):]
+    if how == 1:  # another word's first letter glued on: "slarge", "cyellow", "dottom"
+        other = _pick(rng, _VOCABULARY)
+        return other[0] + (word[1:] if rng.random() < 0.5 else word)
+    return _pick(rng, [w for w in _VOCABULARY if w not in word])  # a word of the wrong kind: "red" for a shape
+
+
+def _hard_wrong_answer(rng: Rng, kind: str, truth: str, graded: dict[str, float], media: Any) -> str | None:
+    """A confusable or a slipped wrong answer (module docstring), or None when the draw gives none."""
+    if rng.random() < 0.5:
+        words = _media_words(media)
+        pool = [a for a, g in graded.items() if g < 1.0 and set(a.split()) - _FILLER <= words]
+        return _pick(rng, pool) if pool else None
+    answer = _slip(rng, kind)
+    return answer if grade(kind, truth, answer) < 1.0 else None
+
+
 def understanding_sample(rng: Rng, task: Task, form: Form, q: Question, truth: str, media: Any, d: float,
-                         key: str) -> Sample:
+                         key: str, hard: float = 0.0) -> Sample:
     graded = graded_answers(q.kind, truth)
     modality = task.modality
     meta = {"kind": q.kind, "truth": truth}
+    # the rng is drawn only when hard negatives are asked for, so hard=0 gives the samples of older versions
+    hard_wrong = _hard_wrong_answer(rng, q.kind, truth, graded, media) if hard and rng.random() < hard else None
+    if hard_wrong is not None and hard_wrong not in graded:
+        graded = {**graded, hard_wrong: grade(q.kind, truth, hard_wrong)}
     if form == Form.PAIR:
-        wrong = _wrong_answer(rng, graded, d)
+        wrong = hard_wrong or _wrong_answer(rng, graded, d)
         s = _pair_sample(rng, task, q.text(), truth, wrong, understanding_score(modality, 1.0),
                          understanding_score(modality, graded[wrong]), meta, [media])
         s.key = key
         return s
-    levels = sorted(set(graded.values()))
+    levels = sorted(set(g for a, g in graded.items() if a in ANSWERS[q.kind]))
     level = _pick(rng, levels)
-    answer = _pick(rng, [a for a, g in graded.items() if g == level])
+    answer = _pick(rng, [a for a, g in graded.items() if g == level and a in ANSWERS[q.kind]])
+    if hard_wrong is not None and level < 1.0:  # the right answer keeps its share; a wrong one is made hard
+        answer, level = hard_wrong, graded[hard_wrong]
     label = {"score": understanding_score(modality, level), "scale": UNDERSTANDING_SCALES[modality]}
     return Sample(task, form, q.text(), [answer], label, [media], key, meta)
 
@@ -526,7 +574,7 @@ def _relation_question(rng: Rng, o: Obj, objs: tuple[Obj, ...]) -> Question | No
     return Question("relation", _pick(rng, ra), _pick(rng, rb), relation=rel)
 
 
-def image_understanding_sample(rng: Rng, form: Form, split: str, d: float) -> Sample:
+def image_understanding_sample(rng: Rng, form: Form, split: str, d: float, hard: float = 0.0) -> Sample:
     while True:
         scene = sample_image_understanding_scene(rng, d)
         if split_of(scene.key()) != split:
@@ -535,7 +583,7 @@ def image_understanding_sample(rng: Rng, form: Form, split: str, d: float) -> Sa
             q = sample_image_question(rng, scene)
             if q is not None:
                 return understanding_sample(rng, Task.IMAGE_UNDERSTANDING, form, q, answer_image(q, scene), scene,
-                                            d, scene.key())
+                                            d, scene.key(), hard)
 
 
 def _video_understanding_questions(cap: VideoCaption) -> tuple[str, ...]:
@@ -554,7 +602,7 @@ def sample_video_question(rng: Rng, cap: VideoCaption) -> Question:
     return Question(kind, None if kind in ("moving_color", "moving_shape") else ref)
 
 
-def video_understanding_sample(rng: Rng, form: Form, split: str, d: float, n: int) -> Sample:
+def video_understanding_sample(rng: Rng, form: Form, split: str, d: float, n: int, hard: float = 0.0) -> Sample:
     while True:
         cap = sample_video_caption(rng, with_speed=1.0)
         if split_of(cap.text()) == split:
@@ -562,7 +610,7 @@ def video_understanding_sample(rng: Rng, form: Form, split: str, d: float, n: in
     clip = video_clip(cap, rng, {"flicker"} if rng.random() < 0.15 else set(), d, n)
     q = sample_video_question(rng, cap)
     s = understanding_sample(rng, Task.VIDEO_UNDERSTANDING, form, q, answer_video(q, clip_facts(clip)), clip, d,
-                             cap.text())
+                             cap.text(), hard)
     s.meta["event"] = cap.text()
     return s
 
@@ -570,20 +618,22 @@ def video_understanding_sample(rng: Rng, form: Form, split: str, d: float, n: in
 # ----- one entry point per record -----
 
 def make_sample(task: Task, form: Form, split: str, index: int, seed: int = 0, difficulty: float = 0.5,
-                tie_rate: float = 0.1, n_frames: int = 8) -> Sample:
+                tie_rate: float = 0.1, n_frames: int = 8, hard_negatives: float = 0.0) -> Sample:
     """The symbolic sample number `index` of (task, form) in a split: deterministic in all arguments."""
     task, form = Task.parse(task), Form.parse(form)
     if split not in SPLIT_FRACTIONS:
         raise ValueError(f"unknown split {split!r}; valid splits: {', '.join(SPLIT_FRACTIONS)}")
     if not 0 <= difficulty <= 1:
         raise ValueError(f"difficulty must be in [0, 1], got {difficulty}")
+    if not 0 <= hard_negatives <= 1:
+        raise ValueError(f"hard_negatives must be in [0, 1], got {hard_negatives}")
     if not 4 <= n_frames <= 8:
         raise ValueError(f"n_frames must be in 4..8 (motion speeds are set for at most 8 frames), got {n_frames}")
     rng, d = rng_for(seed, split, task, form, index), difficulty
     if task == Task.IMAGE_UNDERSTANDING:
-        s = image_understanding_sample(rng, form, split, d)
+        s = image_understanding_sample(rng, form, split, d, hard_negatives)
     elif task == Task.VIDEO_UNDERSTANDING:
-        s = video_understanding_sample(rng, form, split, d, n_frames)
+        s = video_understanding_sample(rng, form, split, d, n_frames, hard_negatives)
     elif task == Task.IMAGE_GENERATION:
         cap = _caption_in_split(rng, split, sample_image_caption)
         s = image_generation_pair(rng, cap, d, tie_rate) if form == Form.PAIR else image_generation_point(rng, cap, d)

@@ -119,17 +119,19 @@ def build_small_base(path: str | Path, seed: int = 0, tokenizer=None, **arch: An
 
 
 def build_small_data(work: str | Path, n_train: int = 3000, n_test: int = 100, seed: int = 0,
-                     difficulty: float = DIFFICULTY, workers: int = 2, rationale: str = RATIONALE) -> dict[str, Path]:
+                     difficulty: float = DIFFICULTY, workers: int = 2, rationale: str = RATIONALE,
+                     hard_negatives: float = 0.0) -> dict[str, Path]:
     """The synthetic world under ``work/synth`` (train, val, test) and its train split exported for TRL under
-    ``work/sft``, with `rationale` ("describe" or "checks", `synth.build_dataset`); reused when already built
-    with the same parameters."""
+    ``work/sft``, with `rationale` ("describe" or "checks") and `hard_negatives` (`synth.build_dataset`);
+    reused when already built with the same parameters."""
     from unireward.data.export import build
     from unireward.data.mix import Entry, Recipe
     from unireward.synth import build_dataset
 
     work = Path(work)
     params = {"n_train": n_train, "n_test": n_test, "seed": seed, "difficulty": difficulty,
-              "rationale": True if rationale == "describe" else rationale}  # True: the stamp of older builds
+              "rationale": True if rationale == "describe" else rationale,  # True: the stamp of older builds
+              **({"hard_negatives": hard_negatives} if hard_negatives else {})}
     stamp = work / "data.json"
     paths = {"synth": work / "synth", "sft": work / "sft", "val": work / "synth" / "val" / "records.jsonl",
              "test": work / "synth" / "test" / "records.jsonl"}
@@ -137,7 +139,7 @@ def build_small_data(work: str | Path, n_train: int = 3000, n_test: int = 100, s
         return paths
     shutil.rmtree(paths["sft"], ignore_errors=True)
     build_dataset(paths["synth"], {"train": n_train, "val": max(1, n_test // 2), "test": n_test}, seed=seed,
-                  difficulty=difficulty, rationale=rationale, workers=workers)
+                  difficulty=difficulty, rationale=rationale, hard_negatives=hard_negatives, workers=workers)
     build(Recipe([Entry(paths["synth"] / "train")], seed=seed), paths["sft"], fmt="trl", family=FAMILY,
           progress=False)
     stamp.write_text(json.dumps(params))
@@ -149,7 +151,8 @@ def train_small_judge(output: str | Path, work: str | Path, n_train: int = 3000,
                       config: str | Path | None = CONFIG, overrides: dict[str, Any] | None = None,
                       arch: dict[str, Any] | None = None, eval_mode: str = "generate",
                       base: str | Path | None = None, probe_every: int | None = None,
-                      probe_limit: int = 8, rationale: str = RATIONALE) -> dict[str, Any]:
+                      probe_limit: int = 8, rationale: str = RATIONALE, hard_negatives: float = 0.0
+                      ) -> dict[str, Any]:
     """Build the data, train, evaluate on the test split, and write the judge (`SHIPPED` files) to `output`.
 
     tasks: train on these tasks only (default: all four, jointly). overrides: `JudgeSFTConfig` fields on top
@@ -165,7 +168,8 @@ def train_small_judge(output: str | Path, work: str | Path, n_train: int = 3000,
 
     work, output = Path(work), Path(output)
     t0 = time.time()
-    paths = build_small_data(work, n_train, n_test, seed, difficulty, rationale=rationale)
+    paths = build_small_data(work, n_train, n_test, seed, difficulty, rationale=rationale,
+                             hard_negatives=hard_negatives)
     data_seconds = time.time() - t0
     base = Path(base) if base else build_small_base(work / "base", seed=seed, **(arch or {}))
     run = work / "run"
