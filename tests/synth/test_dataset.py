@@ -157,7 +157,7 @@ def test_check_rationales_grade_each_candidate_before_the_decision(tmp_path):
         else:
             assert [line.split(" says: ")[1].rsplit(", which", 1)[0] for line in checks] == \
                 [c["text"] for c in r.candidates], r.id
-    with pytest.raises(ValueError, match="none, describe, checks"):
+    with pytest.raises(ValueError, match="none, describe, checks, lookup"):
         build_dataset(tmp_path / "bad", 1, splits=("train",), rationale="explain")
 
 
@@ -185,3 +185,39 @@ def test_existence_checks_test_each_object_read_from_the_pixels(tmp_path):
         assert lines[1 + len(objs)] == f"The correct answer is: {r.meta['truth']}.", r.id
         seen[r.meta["truth"]] += 1
     assert seen["yes"] and seen["no"], seen
+
+
+def test_lookup_rationale_checks_the_named_object_on_every_line(tmp_path):
+    """rationale="lookup": every image question that names an object (not only existence) lists each object of
+    the description with the named attributes checked; the true answer is read off the lines whose checks are
+    all 1 (the first such object's attribute, their number for a count, "nothing"/"none" when there is none)."""
+    import re
+
+    from unireward.synth.world import NUMBERS
+
+    build_dataset(tmp_path, 60, seed=4, splits=("train",), rationale="lookup", tasks=["image_understanding"],
+                  hard_negatives=0.5, difficulty=0.5)
+    kinds = set()
+    for r in read_records(tmp_path / "train" / "records.jsonl"):
+        lines = r.rationale.split("\n")
+        kind, truth = r.meta["kind"], r.meta["truth"]
+        answer_at = next(i for i, line in enumerate(lines) if line.startswith("The correct answer is: "))
+        looked = lines[1:answer_at]
+        if kind == "relation":
+            assert looked == [], r.id
+            continue
+        kinds.add(kind)
+        objs = lines[0].removeprefix("The image shows: ").rstrip(".").split("; ")
+        assert [line.split(": ")[0] for line in looked] == objs, r.id
+        hits = [line.split(": ")[0] for line in looked if not re.search(r"\): 0", line)]
+        if kind == "count":
+            assert truth == NUMBERS[len(hits)], r.id
+        elif kind == "what_at":
+            assert truth == ("a " + hits[0].split(" at ")[0] if hits else "nothing"), r.id
+        elif kind == "exists":
+            assert truth == ("yes" if hits else "no"), r.id
+        else:  # the asked attribute of the one named object
+            assert hits, r.id
+            size, color, shape, where = re.match(r"(\S+) (\S+) (\S+) at (.+)", hits[0]).groups()
+            assert truth == {"color": color, "shape": shape, "size": size, "where": where}[kind], r.id
+    assert kinds >= {"color", "shape", "size", "where", "count", "what_at", "exists"}, kinds

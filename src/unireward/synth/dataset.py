@@ -44,9 +44,10 @@ def describe(x: Scene | Clip) -> str:
     return x.key() if isinstance(x, Scene) else describe_clip(clip_facts(x))
 
 
-def rationale(sample: Sample, checks: bool = False) -> str:
+def rationale(sample: Sample, checks: bool = False, lookup: bool = False) -> str:
     """The describe-then-decide rationale of a sample, from its true scenes and clips. With `checks`, each
-    candidate is also checked before the verdict or score (see `check_lines`)."""
+    candidate is also checked before the verdict or score (see `check_lines`); with `lookup`, every image
+    question that names an object gets the existence question's per-object lines (see `lookup_lines`)."""
     kind = sample.task.modality
     if sample.task.is_generation:
         if sample.form == Form.POINT:
@@ -59,22 +60,36 @@ def rationale(sample: Sample, checks: bool = False) -> str:
     answer = f"The correct answer is: {sample.meta['truth']}."
     if not checks:
         return f"{shows}\n{answer}"
-    return "\n".join([shows, *lookup_lines(sample), answer, *check_lines(sample)])
+    return "\n".join([shows, *lookup_lines(sample, every=lookup), answer, *check_lines(sample)])
 
 
-def lookup_lines(sample: Sample) -> list[str]:
+def lookup_lines(sample: Sample, every: bool = False) -> list[str]:
     """For an existence question ("is there a red diamond?"), one line per object of the description, in its
     order, checked against the asked colour and shape as a generation check is (``large red triangle at top: red
     (color): 1, diamond (shape): 0.``): every check reads the object phrase on its own line, and the answer is
     "yes" iff a line has both. Asked in one step, the conjunction (that colour AND that shape on one object) was
     never learned by the small judge: it said "yes" to 41 of 42 held-out existence questions while answering
     every single-attribute question right. A lookup line listing the objects of the asked shape did not fix it
-    either: the model copied every object and rewrote its shape to the asked one (docs/demo.md)."""
-    if sample.meta.get("kind") != "exists":
+    either: the model copied every object and rewrote its shape to the asked one (docs/demo.md).
+
+    With `every` (rationale "lookup"), every image question that names an object by colour, shape or position
+    (colour, shape, size, where, count, what is at) gets the same lines for the attributes it names, so the
+    correct answer is read off the line whose checks are all 1 instead of guessed from the description. On the
+    small answerer's samples the shipped judge, without them, mostly copied the response into its "correct
+    answer" line when the response named another object of the scene (docs/align.md)."""
+    kind = sample.meta.get("kind")
+    if kind != "exists" and not (every and kind in ("color", "shape", "size", "where", "count", "what_at")):
         return []
     q = parse_question(sample.prompt)
-    return [f"{o.phrase()}: {q.color} (color): {int(o.color == q.color)}, "
-            f"{q.shape} (shape): {int(o.shape == q.shape)}." for o in sample.media[0].in_reading_order()]
+    if kind in ("exists", "count"):
+        asked = [(q.color, "color"), (q.shape, "shape")]
+    elif kind == "what_at":
+        asked = [(q.position, "position")]
+    else:
+        asked = [(q.ref.color, "color"), (q.ref.shape, "shape"), (q.ref.position, "position")]
+    asked = [(v, a) for v, a in asked if v is not None]
+    return [f"{o.phrase()}: " + ", ".join(f"{v} ({a}): {int(getattr(o, a) == v)}" for v, a in asked) + "."
+            for o in sample.media[0].in_reading_order()]
 
 
 def _num(x: float) -> str:
@@ -125,10 +140,11 @@ def write_sample(sample: Sample, folder: str | Path, rec_id: str, stem: str, ima
 
 def rationale_mode(x: bool | str) -> str:
     """`rationale` options: False/"none", True/"describe" (what each image or video shows, then the
-    decision), "checks" (describe, check each candidate on its own line, then decide)."""
+    decision), "checks" (describe, check each candidate on its own line, then decide), "lookup" (checks, and
+    per-object lookup lines for every image question naming an object, `lookup_lines`)."""
     mode = {False: "none", True: "describe"}.get(x, x) if isinstance(x, bool) else x
-    if mode not in ("none", "describe", "checks"):
-        raise ValueError(f"rationale must be one of none, describe, checks (or a bool), got {x!r}")
+    if mode not in ("none", "describe", "checks", "lookup"):
+        raise ValueError(f"rationale must be one of none, describe, checks, lookup (or a bool), got {x!r}")
     return mode
 
 
@@ -148,7 +164,8 @@ def sample_record(sample: Sample, rec_id: str, put: Any = None, with_rationale: 
         cands = [{"text": c} for c in sample.candidates]
     rec = Record(id=rec_id, source="synth", task=sample.task, form=sample.form, prompt=sample.prompt,
                  candidates=cands, media=media, label=sample.label, meta={"key": sample.key, **sample.meta},
-                 rationale=None if mode == "none" else rationale(sample, checks=mode == "checks"))
+                 rationale=None if mode == "none" else rationale(sample, checks=mode in ("checks", "lookup"),
+                                                                    lookup=mode == "lookup"))
     rec.validate()
     return rec
 
