@@ -3,7 +3,9 @@
 Issue 11's judge ranks the benchmark's candidates well (tau 0.96 on image understanding) yet builds poor pairs
 from the small answerer's samples. This script reads the samples an `experiments/align_understanding.py` run
 stored (its oracle construct store), scores every distinct sampled answer with the judge, and reports how often
-the judge agrees with the oracle on "fully right or not" (judge: normalized score > 0.5), split by:
+the judge agrees with the oracle on "fully right or not" (the judge says fully right when its normalized expected
+score is at least 0.9, so a what-is-at answer it scores 66.67 for two right attributes of three counts as not
+fully right, as the oracle's grade does), split by:
 
 - ``right``: answers the oracle grades fully right;
 - ``confusable``: wrong answers made only of words the media's description contains (another object's colour,
@@ -77,7 +79,7 @@ def main() -> None:
     with args.out.open("w") as f:
         for x, s in zip(items, scores):
             x.update(judge=s.normalized, text=s.text)
-            ok = ((s.normalized or 0.0) > 0.5) == (x["grade"] == 1.0)
+            ok = ((s.normalized or 0.0) >= 0.9) == (x["grade"] == 1.0)
             for by in agree:
                 agree[by][(x[by], ok)] += 1
             f.write(json.dumps(x) + "\n")
