@@ -22,12 +22,16 @@ def build(output: Annotated[Path, typer.Argument(help="Folder for <split>/record
           video_format: Annotated[str, typer.Option(help="mp4 or frames.")] = "mp4",
           rationale: Annotated[str, typer.Option(help="Rationales: none, describe (what each image or video "
                                                        "shows, then the decision) or checks (describe, check "
-                                                       "each candidate on its own line, then decide).")] = "none",
+                                                       "each candidate on its own line, then decide) or lookup "
+                                                       "(checks, plus per-object lookup lines).")] = "none",
+          hard_negatives: Annotated[float, typer.Option(help="Share of wrong understanding answers made "
+                                                             "confusable or slipped (0 to 1).")] = 0.0,
           workers: int = 1) -> None:
     """Build the synthetic world (exact labels; see docs/synth.md) and print the counts."""
     from unireward.synth import build_dataset
 
     counts = build_dataset(output, n, seed=seed, difficulty=difficulty, image_size=image_size,
                            splits=tuple(s.strip() for s in splits.split(",") if s.strip()),
-                           video_format=video_format, rationale=rationale, workers=workers)
+                           video_format=video_format, rationale=rationale, hard_negatives=hard_negatives,
+                           workers=workers)
     typer.echo(json.dumps({"output": str(output), "counts": counts}, indent=2))
