@@ -30,14 +30,14 @@ import sqlite3
 from pathlib import Path
 
 
-def category(kind: str, answer: str, grade: float, media_words: set[str]) -> str:
-    from unireward.synth.generate import ANSWERS
+def category(kind: str, answer: str, grade: float, media: object) -> str:
+    from unireward.synth.generate import ANSWERS, confusable
 
     if grade == 1.0:
         return "right"
     if answer not in ANSWERS[kind]:
         return "slip"
-    return "confusable" if set(answer.split()) - {"a", "it", "the"} <= media_words else "absent"
+    return "confusable" if confusable(answer, media) else "absent"
 
 
 def main() -> None:
@@ -51,7 +51,6 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
     import unireward as ur
-    from unireward.synth.dataset import describe
     from unireward.synth.generate import make_sample
     from unireward.synth.semantics import grade
     from unireward.tasks import Form
@@ -64,14 +63,13 @@ def main() -> None:
     for r in rows:
         s = make_sample(task, Form.POINT, "train", int(r["id"].split("-")[1]), seed=int(seed))
         kind, truth = s.meta["kind"], s.meta["truth"]
-        words = set(describe(s.media[0]).replace(";", " ").replace(",", " ").split())
         answers = sorted({json.loads(d)["text"] for (d,) in
                           store.execute("select data from candidates where prompt_id = ?", (r["id"],))})
         media = str(qdir / (r.get("image") or r["video"]))
         for a in answers:
             g = grade(kind, truth, a)
             items.append({"id": r["id"], "prompt": r["prompt"], "media": media, "kind": kind, "answer": a,
-                          "grade": g, "category": category(kind, a, g, words)})
+                          "grade": g, "category": category(kind, a, g, s.media[0])})
     judge = ur.load_judge(args.judge, mode="reason-logprob")
     scores = judge.score_batch([{"task": task, "prompt": x["prompt"], "candidate": x["answer"], "media": x["media"]}
                                 for x in items])
@@ -90,6 +88,7 @@ def main() -> None:
 def _share(c: collections.Counter, k: str) -> dict[str, float]:
     n = c[(k, True)] + c[(k, False)]
     return {"n": n, "agree": round(c[(k, True)] / n, 3)}
+
 
 if __name__ == "__main__":
     main()

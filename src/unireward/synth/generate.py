@@ -55,6 +55,7 @@ from unireward.synth.semantics import (
     UNDERSTANDING_SCALES,
     answer_image,
     answer_video,
+    describe_clip,
     grade,
     image_elements,
     image_generation_score,
@@ -461,11 +462,10 @@ _FILLER = {"a", "it", "the"}
 _VOCABULARY = sorted({w for answers in ANSWERS.values() for a in answers for w in a.split()} - _FILLER)
 
 
-def _media_words(media: Any) -> set[str]:
-    from unireward.synth.semantics import describe_clip
-
+def confusable(answer: str, media: Scene | Clip) -> bool:
+    """Does `answer` use only words of the media's description (so no word of it names something absent)?"""
     text = media.key() if isinstance(media, Scene) else describe_clip(clip_facts(media))
-    return set(text.replace(";", " ").replace(",", " ").split())
+    return set(answer.split()) - _FILLER <= set(text.replace(";", " ").replace(",", " ").split())
 
 
 def _slip(rng: Rng, kind: str) -> str:
@@ -483,8 +483,7 @@ def _slip(rng: Rng, kind: str) -> str:
 def _hard_wrong_answer(rng: Rng, kind: str, truth: str, graded: dict[str, float], media: Any) -> str | None:
     """A confusable or a slipped wrong answer (module docstring), or None when the draw gives none."""
     if rng.random() < 0.5:
-        words = _media_words(media)
-        pool = [a for a, g in graded.items() if g < 1.0 and set(a.split()) - _FILLER <= words]
+        pool = [a for a, g in graded.items() if g < 1.0 and confusable(a, media)]
         return _pick(rng, pool) if pool else None
     answer = _slip(rng, kind)
     return answer if grade(kind, truth, answer) < 1.0 else None
@@ -497,19 +496,17 @@ def understanding_sample(rng: Rng, task: Task, form: Form, q: Question, truth: s
     meta = {"kind": q.kind, "truth": truth}
     # the rng is drawn only when hard negatives are asked for, so hard=0 gives the samples of older versions
     hard_wrong = _hard_wrong_answer(rng, q.kind, truth, graded, media) if hard and rng.random() < hard else None
-    if hard_wrong is not None and hard_wrong not in graded:
-        graded = {**graded, hard_wrong: grade(q.kind, truth, hard_wrong)}
     if form == Form.PAIR:
         wrong = hard_wrong or _wrong_answer(rng, graded, d)
         s = _pair_sample(rng, task, q.text(), truth, wrong, understanding_score(modality, 1.0),
-                         understanding_score(modality, graded[wrong]), meta, [media])
+                         understanding_score(modality, grade(q.kind, truth, wrong)), meta, [media])
         s.key = key
         return s
-    levels = sorted(set(g for a, g in graded.items() if a in ANSWERS[q.kind]))
+    levels = sorted(set(graded.values()))
     level = _pick(rng, levels)
-    answer = _pick(rng, [a for a, g in graded.items() if g == level and a in ANSWERS[q.kind]])
+    answer = _pick(rng, [a for a, g in graded.items() if g == level])
     if hard_wrong is not None and level < 1.0:  # the right answer keeps its share; a wrong one is made hard
-        answer, level = hard_wrong, graded[hard_wrong]
+        answer, level = hard_wrong, grade(q.kind, truth, hard_wrong)
     label = {"score": understanding_score(modality, level), "scale": UNDERSTANDING_SCALES[modality]}
     return Sample(task, form, q.text(), [answer], label, [media], key, meta)
 
