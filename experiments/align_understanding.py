@@ -28,8 +28,12 @@ Design choices:
   fully right. What a cell gains follows that number closely (docs/align.md), so it is the first thing to look
   at when a signal does not help.
 
-Prints the result table as JSON and writes ``results.json``, ``results.md`` and ``gains.png`` (gain against the
-share of right chosen answers, per task) in ``--out``.
+Prints the result table as JSON and writes ``results.json``, ``results.md``, ``gains.png`` (gain against the
+share of right chosen answers, per task) and ``cells.png`` (every cell's per-seed gains and its mean with the
+t-interval over seeds) in ``--out``. Seeds run as separate jobs (one core each) are combined afterwards with
+``--merge RUN_DIR ...``: their rows are read back, checked for conflicts, and written as one table and plots.
+
+    .venv/bin/python experiments/align_understanding.py --merge runs/au-s0 runs/au-s1 runs/au-s2 --out runs/au
 """
 
 from __future__ import annotations
@@ -229,10 +233,72 @@ def plot(rows: list[dict[str, Any]], path: Path) -> Path:
     return path
 
 
+def plot_cells(rows: list[dict[str, Any]], path: Path) -> Path:
+    """Per task, every DPO cell's gain: one dot per seed, and the mean with its 95% t-interval over seeds (a
+    black bar) where there are two or more; the dashed line is issue 11's +10-point target."""
+    from unireward.bench.report import pyplot
+
+    plt = pyplot()
+    summary = {(a["task"], a["cell"]): a for a in across_seeds(rows)}
+    tasks = list(dict.fromkeys(r["task"] for r in rows if "signal" in r))
+    fig, axes = plt.subplots(len(tasks), 1, figsize=(8.5, 3.6 * len(tasks)), squeeze=False)
+    for ax, task in zip(axes[:, 0], tasks):
+        cells = list(dict.fromkeys(r["cell"] for r in rows if r["task"] == task and "signal" in r))
+        for i, name in enumerate(cells):
+            mine = [r for r in rows if r["task"] == task and r["cell"] == name and r.get("gain") is not None]
+            color = "#2b6cb0" if mine and mine[0]["signal"] == "oracle" else "#dd6b20"
+            ax.scatter([i + 0.12] * len(mine), [100 * r["gain"] for r in mine], color=color, s=14, alpha=0.7)
+            if (task, name) in summary:
+                a = summary[(task, name)]
+                m, (lo, hi) = 100 * a["mean_gain"], (100 * x for x in a["ci"])
+                ax.errorbar(i - 0.12, m, yerr=[[m - lo], [hi - m]], fmt="o", color="black", capsize=3)
+                ax.annotate(f"{m:+.1f} ({a['seeds']} seeds)", (i - 0.12, hi), fontsize=7, ha="center",
+                            xytext=(0, 3), textcoords="offset points")
+        ax.axhline(0, color="#888888", lw=0.8)
+        ax.axhline(10, color="#c53030", lw=0.8, ls="--")
+        ax.set_xticks(range(len(cells)), [c.replace(" / ", "\n") for c in cells], fontsize=8)
+        ax.set_ylabel("gain in held-out accuracy (points)")
+        ax.set_title(f"{task}: dots = seeds (blue oracle, orange judge), black = mean and 95% t-interval",
+                     fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def merge(runs: list[Path]) -> list[dict[str, Any]]:
+    """The rows of several runs' ``results.json`` as one table (e.g. seeds run as separate jobs). A (task, seed,
+    cell) found in two runs must agree (the same questions and DPO seed give the same numbers); a disagreement
+    is an error naming both runs, never a silent pick."""
+    seen: dict[tuple[str, int, str], tuple[Path, dict[str, Any]]] = {}
+    for run in runs:
+        path = run / "results.json"
+        if not path.is_file():
+            raise FileNotFoundError(f"--merge: {path} does not exist (run the experiment with --out {run} first)")
+        for r in json.loads(path.read_text()):
+            key = (r["task"], r["seed"], r["cell"])
+            if key in seen and (seen[key][1].get("accuracy"), seen[key][1].get("gain")) != (r.get("accuracy"),
+                                                                                            r.get("gain")):
+                raise ValueError(f"--merge: {key} differs between {seen[key][0]} and {run} "
+                                 f"(accuracy {seen[key][1].get('accuracy')} vs {r.get('accuracy')})")
+            seen.setdefault(key, (run, r))
+    return sorted((r for _, r in seen.values()), key=lambda r: (r["task"], r["seed"], "signal" in r))
+
+
+def write_results(rows: list[dict[str, Any]], out: Path) -> None:
+    (out / "results.json").write_text(json.dumps(rows, indent=2) + "\n")
+    (out / "results.md").write_text(markdown(rows))
+    plot(rows, out / "gains.png")
+    plot_cells(rows, out / "cells.png")
+
+
 def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--answerer", required=True, help="The VLM to align (a folder, any `vlm:` generator target).")
-    p.add_argument("--judge", required=True, help="The judge signal: a judge folder or preset, or 'oracle'.")
+    p.add_argument("--answerer", help="The VLM to align (a folder, any `vlm:` generator target).")
+    p.add_argument("--judge", help="The judge signal: a judge folder or preset, or 'oracle'.")
+    p.add_argument("--merge", type=Path, nargs="+", metavar="RUN_DIR",
+                   help="Train nothing: combine these runs' results.json into --out (table, across-seed "
+                        "intervals, plots).")
     p.add_argument("--judge-mode", choices=("generate", "logprob", "reason-logprob"),
                    help="Judge decoding mode (default: its own).")
     p.add_argument("--out", type=Path, required=True)
@@ -251,6 +317,14 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.add_argument("--no-second-round", dest="second_round", action="store_false")
     args = p.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args.merge:
+        rows = merge(args.merge)
+        write_results(rows, args.out)
+        print(markdown(rows))
+        return rows
+    if not (args.answerer and args.judge):
+        p.error("--answerer and --judge are required (unless --merge)")
 
     import unireward as ur
     from unireward.synth import Oracle
@@ -258,14 +332,12 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     oracle = Oracle()
     mode = {"mode": args.judge_mode} if args.judge_mode else {}
     judges = {"oracle": oracle, "judge": oracle if args.judge == "oracle" else ur.load_judge(args.judge, **mode)}
-    args.out.mkdir(parents=True, exist_ok=True)
     start, rows = time.time(), []
     for seed in args.seeds:
         for task in args.tasks:
             rows += run_task(args, task, seed, judges, oracle)
             (args.out / "results.json").write_text(json.dumps(rows, indent=2) + "\n")
-    (args.out / "results.md").write_text(markdown(rows))
-    plot(rows, args.out / "gains.png")
+    write_results(rows, args.out)
     print(json.dumps({"seconds": round(time.time() - start, 1), "rows": rows}, indent=2))
     return rows
 

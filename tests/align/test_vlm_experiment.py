@@ -67,3 +67,35 @@ def test_across_seeds_gives_the_mean_gain_and_a_t_interval():
     assert summary["ci"] == [round(0.03 - 0.049687, 4), round(0.03 + 0.049687, 4)]
     full = [{"accuracy": 0.5, "ci": [0.4, 0.6], "gain_ci": [-0.1, 0.1], **r} for r in rows]
     assert "| t | oracle / random | 3 | +0.030 [-0.020, +0.080] |" in exp.markdown(full)
+
+
+def test_merge_combines_seeds_run_as_separate_jobs_and_refuses_conflicts(tmp_path):
+    exp = load_experiment("align_understanding")
+
+    def run(name, seed, gains):
+        rows = [{"task": "t", "seed": seed, "cell": "answerer (no DPO)", "accuracy": 0.4, "ci": [0.3, 0.5],
+                 "gain": 0.0, "gain_ci": [0.0, 0.0]}]
+        rows += [{"task": "t", "seed": seed, "cell": f"oracle / {s}", "signal": "oracle", "strategy": s,
+                  "accuracy": 0.4 + g, "ci": [0.3, 0.6], "gain": g, "gain_ci": [g - 0.05, g + 0.05],
+                  "chosen_right": 0.9, "rejected_right": 0.0} for s, g in gains.items()]
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "results.json").write_text(json.dumps(rows))
+        return tmp_path / name
+
+    a = run("a", 0, {"pair-point": 0.10, "random": -0.03})
+    b = run("b", 1, {"pair-point": 0.14})
+    c = run("c", 0, {"point-only": 0.08})  # a later strategy for seed 0: its answerer row repeats a's
+    rows = exp.main(["--merge", str(a), str(b), str(c), "--out", str(tmp_path / "all")])
+    assert [(r["seed"], r["cell"]) for r in rows] == [
+        (0, "answerer (no DPO)"), (0, "oracle / pair-point"), (0, "oracle / random"), (0, "oracle / point-only"),
+        (1, "answerer (no DPO)"), (1, "oracle / pair-point")]
+    (summary,) = exp.across_seeds(rows)
+    assert (summary["cell"], summary["seeds"], summary["mean_gain"]) == ("oracle / pair-point", 2, 0.12)
+    assert "| t | oracle / pair-point | 2 | +0.120" in (tmp_path / "all" / "results.md").read_text()
+    assert (tmp_path / "all" / "cells.png").stat().st_size > 1000
+
+    d = run("d", 1, {"pair-point": 0.02})  # seed 1's pair-point again, with another number
+    with pytest.raises(ValueError, match=r"\('t', 1, 'oracle / pair-point'\) differs between .*b and .*d"):
+        exp.merge([b, d])
+    with pytest.raises(FileNotFoundError, match="missing/results.json does not exist"):
+        exp.merge([a, tmp_path / "missing"])
