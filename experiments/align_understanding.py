@@ -243,7 +243,9 @@ def plot_cells(rows: list[dict[str, Any]], path: Path) -> Path:
     tasks = list(dict.fromkeys(r["task"] for r in rows if "signal" in r))
     fig, axes = plt.subplots(len(tasks), 1, figsize=(8.5, 3.6 * len(tasks)), squeeze=False)
     for ax, task in zip(axes[:, 0], tasks):
-        cells = list(dict.fromkeys(r["cell"] for r in rows if r["task"] == task and "signal" in r))
+        mine = {r["cell"]: r for r in rows if r["task"] == task and "signal" in r}
+        cells = sorted(mine, key=lambda c: (mine[c]["signal"] != "oracle", "round 2" in c,
+                                            STRATEGIES.index(mine[c]["strategy"])))
         for i, name in enumerate(cells):
             mine = [r for r in rows if r["task"] == task and r["cell"] == name and r.get("gain") is not None]
             color = "#2b6cb0" if mine and mine[0]["signal"] == "oracle" else "#dd6b20"
