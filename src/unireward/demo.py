@@ -123,7 +123,7 @@ def run_demo(output: str | Path = "runs/demo", train: bool = False, judge: str |
     out = {"report": str(report), "seconds": metrics["seconds"], "pair_acc": metrics["pair_acc"],
            "spearman": metrics["spearman"], "metrics": metrics}
     if aligned:
-        out["stage3"] = {k: aligned[k] for k in ("pairs", "before", "after", "change_ci95")}
+        out["stage3"] = {k: aligned[k] for k in ("pairs", "before", "after", "change_ci95") if k in aligned}
     return out
 
 

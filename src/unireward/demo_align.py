@@ -52,24 +52,33 @@ def run_stage3(output: Path, judge: Any, generator: str | Path = GENERATOR, trai
     t = time.time()
     test = captions("image", "test", test_captions)
     before, before_paths = oracle_eval(generator, "image", test, eval_samples, out / "eval" / "before")
+    result = {"generator": str(generator), "train_captions": train_captions, "n": n, "pairs": summary["kept"],
+              "construct": {k: v for k, v in summary.items() if isinstance(v, (int, float))}, "dpo_steps": 0,
+              "test_captions": test_captions, "eval_samples": eval_samples, "before": summarize(before)}
+    if not summary["kept"]:  # every caption's samples tied for the judge: nothing to train on, and the report says so
+        return {**result, "seconds": {k: round(v, 1) for k, v in times.items()}}
     aligned = out / "aligned"
     cfg = small_dpo_config(steps, **{"per_device_batch_size": 8, **dpo})
     dpo_summary = train_diffusion_dpo(pairs, str(generator), aligned, cfg, resume=False)
     after, after_paths = oracle_eval(aligned, "image", test, eval_samples, out / "eval" / "after")
     times["dpo_and_eval"] = time.time() - t
     grid = before_after_grid(test, before_paths, after_paths, out / "before_after.png")
-    return {"generator": str(generator), "train_captions": train_captions, "n": n,
-            "pairs": dpo_summary["pairs"],
-            "construct": {k: v for k, v in summary.items() if isinstance(v, (int, float))},
-            "dpo_steps": dpo_summary["steps"], "test_captions": test_captions, "eval_samples": eval_samples,
-            "before": summarize(before), "after": summarize(after), "change_ci95": bootstrap_change(before, after),
-            "grid": str(grid), "seconds": {k: round(v, 1) for k, v in times.items()}}
+    return {**result, "pairs": dpo_summary["pairs"], "dpo_steps": dpo_summary["steps"], "after": summarize(after),
+            "change_ci95": bootstrap_change(before, after), "grid": str(grid),
+            "seconds": {k: round(v, 1) for k, v in times.items()}}
 
 
 def report_lines(output: Path, r: dict[str, Any]) -> list[str]:
     """The stage-3 section of report.md."""
+    head = "## Stage 3: align the small generator with the judge's pairs"
+    if not r["pairs"]:
+        return [head, "", f"`{r['generator']}` sampled {r['n']} images for each of {r['train_captions']} training "
+                f"captions; the judge found every caption's samples tied, so **no preference pair was kept and "
+                f"Diffusion-DPO did not run**. Before: accuracy {r['before']['accuracy']:.3f}, fraction of "
+                "elements right {:.3f}. More captions (`stage3_options`) give it more chances.".format(
+                    r["before"]["fraction"]), ""]
     b, a, ci = r["before"], r["after"], r["change_ci95"]
-    return ["## Stage 3: align the small generator with the judge's pairs", "",
+    return [head, "",
             f"`{r['generator']}` sampled {r['n']} images for each of {r['train_captions']} training captions; the "
             f"judge ranked them (pair-point) into {r['pairs']} preference pairs; Diffusion-DPO ran "
             f"{r['dpo_steps']} steps. The oracle judged {r['eval_samples']} fixed-seed samples of each of "

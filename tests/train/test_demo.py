@@ -84,7 +84,7 @@ def test_demo_with_the_shipped_judge_describes_then_decides(tmp_path):
 
     out = tmp_path / "demo"
     run_demo(out, n=2, examples=4, progress=False, stage3=True,
-             stage3_options=dict(train_captions=3, n=4, test_captions=2, eval_samples=1, steps=2,
+             stage3_options=dict(train_captions=8, n=4, test_captions=2, eval_samples=1, steps=2,
                                  per_device_batch_size=1))
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["judge"] == str(ASSET) and metrics["mode"] == "reason-logprob"
@@ -103,3 +103,13 @@ def test_demo_with_the_shipped_judge_describes_then_decides(tmp_path):
     assert any(r["text"].startswith(("Image 1 shows:", "Video 1 shows:", "The image shows:", "The video shows:"))
                for r in rows)
     assert "The judge's answer:" in (out / "report.md").read_text()
+
+
+def test_stage3_without_kept_pairs_reports_it_and_trains_nothing(tmp_path):
+    """When the judge ties every caption's samples the demo must say so, not crash in the DPO data loader."""
+    from unireward.demo_align import report_lines
+
+    r = {"generator": "assets/small-t2i", "n": 4, "train_captions": 3, "pairs": 0, "dpo_steps": 0,
+         "before": {"accuracy": 0.25, "fraction": 0.5}}
+    text = "\n".join(report_lines(tmp_path, r))
+    assert "no preference pair was kept and Diffusion-DPO did not run" in text and "accuracy 0.250" in text
