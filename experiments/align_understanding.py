@@ -243,13 +243,14 @@ def plot_cells(rows: list[dict[str, Any]], path: Path) -> Path:
     tasks = list(dict.fromkeys(r["task"] for r in rows if "signal" in r))
     fig, axes = plt.subplots(len(tasks), 1, figsize=(8.5, 3.6 * len(tasks)), squeeze=False)
     for ax, task in zip(axes[:, 0], tasks):
-        mine = {r["cell"]: r for r in rows if r["task"] == task and "signal" in r}
-        cells = sorted(mine, key=lambda c: (mine[c]["signal"] != "oracle", "round 2" in c,
-                                            STRATEGIES.index(mine[c]["strategy"])))
+        first = {r["cell"]: r for r in rows if r["task"] == task and "signal" in r}
+        cells = sorted(first, key=lambda c: (first[c]["signal"] != "oracle", "round 2" in c,
+                                             STRATEGIES.index(first[c]["strategy"])))
         for i, name in enumerate(cells):
-            mine = [r for r in rows if r["task"] == task and r["cell"] == name and r.get("gain") is not None]
-            color = "#2b6cb0" if mine and mine[0]["signal"] == "oracle" else "#dd6b20"
-            ax.scatter([i + 0.12] * len(mine), [100 * r["gain"] for r in mine], color=color, s=14, alpha=0.7)
+            gains = [100 * r["gain"] for r in rows if r["task"] == task and r["cell"] == name
+                     and r.get("gain") is not None]
+            color = "#2b6cb0" if first[name]["signal"] == "oracle" else "#dd6b20"
+            ax.scatter([i + 0.12] * len(gains), gains, color=color, s=14, alpha=0.7)
             if (task, name) in summary:
                 a = summary[(task, name)]
                 m, (lo, hi) = 100 * a["mean_gain"], (100 * x for x in a["ci"])
@@ -319,14 +320,15 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.add_argument("--no-second-round", dest="second_round", action="store_false")
     args = p.parse_args(argv)
-    args.out.mkdir(parents=True, exist_ok=True)
     if args.merge:
         rows = merge(args.merge)
+        args.out.mkdir(parents=True, exist_ok=True)
         write_results(rows, args.out)
         print(markdown(rows))
         return rows
     if not (args.answerer and args.judge):
         p.error("--answerer and --judge are required (unless --merge)")
+    args.out.mkdir(parents=True, exist_ok=True)
 
     import unireward as ur
     from unireward.synth import Oracle

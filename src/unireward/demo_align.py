@@ -73,10 +73,10 @@ def report_lines(output: Path, r: dict[str, Any]) -> list[str]:
     head = "## Stage 3: align the small generator with the judge's pairs"
     if not r["pairs"]:
         return [head, "", f"`{r['generator']}` sampled {r['n']} images for each of {r['train_captions']} training "
-                f"captions; the judge found every caption's samples tied, so **no preference pair was kept and "
+                "captions; the judge found every caption's samples tied, so **no preference pair was kept and "
                 f"Diffusion-DPO did not run**. Before: accuracy {r['before']['accuracy']:.3f}, fraction of "
-                "elements right {:.3f}. More captions (`stage3_options`) give it more chances.".format(
-                    r["before"]["fraction"]), ""]
+                f"elements right {r['before']['fraction']:.3f}. More captions (`stage3_options`) give it more "
+                "chances.", ""]
     b, a, ci = r["before"], r["after"], r["change_ci95"]
     return [head, "",
             f"`{r['generator']}` sampled {r['n']} images for each of {r['train_captions']} training captions; the "
