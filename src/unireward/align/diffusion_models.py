@@ -84,8 +84,9 @@ def family_of(pipe: Any) -> str:
 class Family:
     """One pipeline's encoders, denoiser and noise process, on one device."""
 
-    def __init__(self, pipe: Any, noise: NoiseSettings, device: torch.device):
+    def __init__(self, pipe: Any, noise: NoiseSettings, device: torch.device, max_sequence_length: int = 256):
         self.pipe, self.name, self.device = pipe, family_of(pipe), device
+        self.max_sequence_length = max_sequence_length  # SD3's T5 tokens (zeros without T5; a small generator: 1)
         self.attr = "unet" if self.name in ("sd", "sdxl", "t2v") else "transformer"
         self.video, self.flow = self.name in VIDEO_FAMILIES, self.name in FLOW_FAMILIES
         self.settings = noise
@@ -209,7 +210,8 @@ class Family:
             return {"encoder_hidden_states": emb, "added_cond_kwargs": {"text_embeds": pooled, "time_ids": ids}}
         if self.name == "sd3":
             emb, _, pooled, _ = p.encode_prompt(prompt=captions, prompt_2=None, prompt_3=None, device=dev,
-                                                do_classifier_free_guidance=False)
+                                                do_classifier_free_guidance=False,
+                                                max_sequence_length=self.max_sequence_length)
             return {"encoder_hidden_states": emb, "pooled_projections": pooled}
         if self.name == "flux":
             emb, pooled, text_ids = p.encode_prompt(prompt=captions, prompt_2=None, device=dev)

@@ -185,10 +185,8 @@ class VLMSampler(Generator):
 class _DiffusersBase(Generator):
     def __init__(self, target: str, **options: Any):
         super().__init__(target, **options)
-        from diffusers import DiffusionPipeline
-
         self.device = _device(self.opt("device"))
-        self.pipe = DiffusionPipeline.from_pretrained(target, dtype=_torch_dtype(self.opt("dtype"), self.device))
+        self.pipe = load_pipeline(target, dtype=_torch_dtype(self.opt("dtype"), self.device))
         self.pipe.to(self.device)
         self.pipe.set_progress_bar_config(disable=True)
 
@@ -202,6 +200,8 @@ class _DiffusersBase(Generator):
             kw["num_inference_steps"] = steps
         if guidance is not None:
             kw["guidance_scale"] = guidance
+        if "max_sequence_length" in aligned:  # an SD3 generator without T5: its short zero-token padding
+            kw["max_sequence_length"] = aligned["max_sequence_length"]
         for name in ("height", "width", "negative_prompt"):
             if self.opt(name) is not None:
                 kw[name] = self.opt(name)
@@ -212,6 +212,19 @@ class _DiffusersBase(Generator):
 
         # CPU generators give the same noise on every device (upstream seeds s..s+9 likewise)
         return [torch.Generator("cpu").manual_seed(s) for s in seeds]
+
+
+def load_pipeline(target: str | Path, **kwargs: Any):
+    """`DiffusionPipeline.from_pretrained`, also for a folder saved with a required component left out
+    (``[null, null]`` in model_index.json), such as SD3 without its T5 encoder: diffusers loads those only when
+    they are passed as None, so they are."""
+    from diffusers import DiffusionPipeline
+
+    index = Path(target) / "model_index.json"
+    if index.is_file():
+        left_out = {k: None for k, v in json.loads(index.read_text(encoding="utf-8")).items() if v == [None, None]}
+        kwargs = {**left_out, **kwargs}
+    return DiffusionPipeline.from_pretrained(target, **kwargs)
 
 
 def recorded_inference(target: str) -> dict[str, Any]:

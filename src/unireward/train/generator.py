@@ -4,6 +4,7 @@
     from unireward.train.generator import GeneratorSettings, train_generator
     train_generator("assets/small-t2i", GeneratorSettings(kind="image"))   # StableDiffusionPipeline folder
     train_generator("runs/small-t2v", GeneratorSettings(kind="video"))     # TextToVideoSDPipeline folder
+    train_generator("runs/small-t2i-sd3", GeneratorSettings(denoiser="sd3"))  # StableDiffusion3Pipeline folder
 
 The output is an ordinary diffusers pipeline folder (`DiffusionPipeline.from_pretrained` loads it), so it is
 `unireward construct`'s ``diffusers:`` / ``t2v:`` generator and `unireward align diffusion`'s model as it is.
@@ -13,6 +14,14 @@ Design choices a user will notice:
   `UNet2DConditionModel` (image) or `UNet3DConditionModel` (video, ModelScope T2V), DDIM sampling with
   classifier-free guidance. Images are 48 px (the oracle reads blurry 48-px shapes reliably; 32 px is too
   small for a slightly blurry generator), videos 32 px x 8 frames (8 frames as the judge samples them).
+- **Two image denoisers.** ``denoiser="unet"`` (the default, SD 1.x's layout, ε-prediction) and ``"sd3"``: an
+  `SD3Transformer2DModel` (MM-DiT, 2x2 patches with 2-D sin-cos position embeddings, flow matching with
+  logit-normal σ, Euler sampling) in a `StableDiffusion3Pipeline` with two small CLIP encoders and no T5. The
+  UNet has no absolute position signal (its convolutions and cross-attention are translation-equivariant), and
+  at 12,000 steps it still places objects at chance on the 3x3 grid; the transformer's patches know where they
+  are. With no T5 the pipeline pads the prompt with ``max_sequence_length`` zero tokens (256 by default, most of
+  the compute for a 16-token caption); the folder records 1 in ``unireward_align.json`` and construct's
+  sampler and `align diffusion` read it.
 - **A word-level tokenizer** (CLIP BPE trained on the world's captions, so each word is one token). The text
   encoder is trained from scratch with the denoiser: there is no pretrained CLIP to start from offline.
 - **Two stages in one call**: the VAE learns to reconstruct rendered scenes (MSE, no KL term: a tight
@@ -58,6 +67,7 @@ from unireward.synth.render import render_clip, render_scene
 @dataclass
 class GeneratorSettings:
     kind: str = "image"  # "image" (StableDiffusionPipeline) or "video" (TextToVideoSDPipeline)
+    denoiser: str = "unet"  # images: "unet" (SD 1.x layout, ε) or "sd3" (MM-DiT with positions, flow matching)
     size: int = 0  # pixels; 0: 48 for images, 32 for videos
     frames: int = 8
     vae_steps: int = 800
@@ -67,7 +77,9 @@ class GeneratorSettings:
     lr: float = 1e-3
     warmup: int = 100
     cond_dropout: float = 0.1
-    width: int = 32  # the denoiser's first block; blocks are (w, 2w, 2w)
+    width: int = 32  # the UNet's first block; blocks are (w, 2w, 2w). The MM-DiT's width is 4w
+    layers: int = 6  # MM-DiT blocks (sd3)
+    flow_shift: float = 1.0  # sd3: σ shift of training and sampling (SD3 uses 3 at 1024 px; 12x12 latents need none)
     text_width: int = 64
     sample_steps: int = 20
     guidance: float = 3.0
@@ -80,6 +92,10 @@ class GeneratorSettings:
     def __post_init__(self) -> None:
         if self.kind not in ("image", "video"):
             raise ValueError(f"kind must be 'image' or 'video', got {self.kind!r}")
+        if self.denoiser not in ("unet", "sd3"):
+            raise ValueError(f"denoiser must be 'unet' or 'sd3', got {self.denoiser!r}")
+        if self.denoiser == "sd3" and self.kind != "image":
+            raise ValueError("denoiser 'sd3' is an image model; videos use the UNet3D")
         image = self.kind == "image"
         self.size = self.size or (48 if image else 32)
         self.steps = self.steps or (6000 if image else 2000)
@@ -89,6 +105,7 @@ class GeneratorSettings:
 
 
 MAX_TOKENS = 16
+SD3_T5_TOKENS = 1  # the zero tokens an SD3 pipeline without T5 appends to the prompt (its default is 256)
 
 
 # ------------------------------------------------------------------------------------------ data
@@ -191,10 +208,11 @@ def build_pipeline(s: GeneratorSettings, work: Path):
     torch.manual_seed(s.seed)
     tok = world_tokenizer(work / "tokenizer-src")
     tw = s.text_width
-    te = CLIPTextModel(CLIPTextConfig(vocab_size=len(tok), hidden_size=tw, intermediate_size=2 * tw,
-                                      num_hidden_layers=2, num_attention_heads=4, max_position_embeddings=MAX_TOKENS,
-                                      bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
-                                      pad_token_id=tok.pad_token_id))
+    text_config = CLIPTextConfig(vocab_size=len(tok), hidden_size=tw, intermediate_size=2 * tw, projection_dim=tw,
+                                 num_hidden_layers=2, num_attention_heads=4, max_position_embeddings=MAX_TOKENS,
+                                 bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+                                 pad_token_id=tok.pad_token_id)
+    te = CLIPTextModel(text_config) if s.denoiser == "unet" else None
     vae = AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(32, 64, 64),
                         down_block_types=("DownEncoderBlock2D",) * 3, up_block_types=("UpDecoderBlock2D",) * 3,
                         layers_per_block=1, norm_num_groups=16, sample_size=s.size)
@@ -204,6 +222,8 @@ def build_pipeline(s: GeneratorSettings, work: Path):
     with torch.no_grad():
         vae.quant_conv.weight[4:].zero_()
         vae.quant_conv.bias[4:].fill_(-14.0)
+    if s.denoiser == "sd3":
+        return _sd3_pipeline(s, tok, text_config, vae)
     sched = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False,
                           set_alpha_to_one=False, steps_offset=1, prediction_type="epsilon")
     w = s.width
@@ -218,6 +238,42 @@ def build_pipeline(s: GeneratorSettings, work: Path):
     unet = UNet3DConditionModel(down_block_types=("CrossAttnDownBlock3D",) * 2 + ("DownBlock3D",),
                                 up_block_types=("UpBlock3D",) + ("CrossAttnUpBlock3D",) * 2, **common)
     return TextToVideoSDPipeline(vae=vae, text_encoder=te, tokenizer=tok, unet=unet, scheduler=sched)
+
+
+def _sd3_pipeline(s: GeneratorSettings, tok, text_config, vae):
+    """SD3's layout, small: two CLIP encoders with projections (SD3 reads the penultimate hidden states of both,
+    concatenated, and their pooled projections), no T5, an MM-DiT over 2x2 latent patches."""
+    from diffusers import FlowMatchEulerDiscreteScheduler, SD3Transformer2DModel, StableDiffusion3Pipeline
+    from transformers import CLIPTextModelWithProjection
+
+    te, te2 = CLIPTextModelWithProjection(text_config), CLIPTextModelWithProjection(text_config)
+    inner, grid = 4 * s.width, s.size // 8
+    transformer = SD3Transformer2DModel(sample_size=s.size // 4, patch_size=2, in_channels=4, out_channels=4,
+                                        num_layers=s.layers, attention_head_dim=32, num_attention_heads=inner // 32,
+                                        joint_attention_dim=2 * s.text_width, caption_projection_dim=inner,
+                                        pooled_projection_dim=2 * s.text_width, pos_embed_max_size=grid)
+    return StableDiffusion3Pipeline(transformer=transformer, scheduler=FlowMatchEulerDiscreteScheduler(
+        shift=s.flow_shift), vae=vae, text_encoder=te, tokenizer=tok, text_encoder_2=te2, tokenizer_2=tok,
+        text_encoder_3=None, tokenizer_3=None)
+
+
+def denoiser_of(pipe) -> torch.nn.Module:
+    return pipe.transformer if hasattr(pipe, "transformer") else pipe.unet
+
+
+def text_encoders(pipe) -> dict[str, torch.nn.Module]:
+    names = ("text_encoder", "text_encoder_2")
+    return {n: getattr(pipe, n) for n in names if getattr(pipe, n, None) is not None}
+
+
+def inference_settings(s: GeneratorSettings) -> dict[str, Any]:
+    """How the folder samples (recorded in ``unireward_align.json``, passed to the pipeline's call)."""
+    kw: dict[str, Any] = {"num_inference_steps": s.sample_steps, "guidance_scale": s.guidance}
+    if s.kind == "video":
+        kw["num_frames"] = s.frames
+    if s.denoiser == "sd3":
+        kw["max_sequence_length"] = SD3_T5_TOKENS
+    return kw
 
 
 def encode_text(pipe, captions: list[str]) -> torch.Tensor:
@@ -235,7 +291,8 @@ def encode_media(vae, x: torch.Tensor, generator: torch.Generator | None = None)
         b, c, f, h, w = x.shape
         x = x.permute(0, 2, 1, 3, 4).reshape(b * f, c, h, w)
     dist = vae.encode(x).latent_dist
-    z = (dist.sample(generator) if generator is not None else dist.mean) * vae.config.scaling_factor
+    z = dist.sample(generator) if generator is not None else dist.mean
+    z = (z - (vae.config.get("shift_factor") or 0.0)) * vae.config.scaling_factor
     if video:
         z = z.reshape(b, f, *z.shape[1:]).permute(0, 2, 1, 3, 4)
     return z
@@ -245,11 +302,11 @@ def encode_media(vae, x: torch.Tensor, generator: torch.Generator | None = None)
 def sample(pipe, captions: list[str], s: GeneratorSettings, seed: int = 0) -> list[Any]:
     """One output per caption (PIL images, or lists of frames), seeds fixed per position."""
     gens = [torch.Generator("cpu").manual_seed(seed + i) for i in range(len(captions))]
-    kw = dict(num_inference_steps=s.sample_steps, guidance_scale=s.guidance, generator=gens)
+    kw = {**inference_settings(s), "generator": gens}
     with torch.no_grad():
         if s.kind == "image":
             return pipe(prompt=captions, **kw).images
-        frames = pipe(prompt=captions, num_frames=s.frames, output_type="np", **kw).frames
+        frames = pipe(prompt=captions, output_type="np", **kw).frames
     from PIL import Image
 
     return [[Image.fromarray((np.clip(f, 0, 1) * 255).round().astype(np.uint8)) for f in v] for v in frames]
@@ -305,11 +362,13 @@ def _train_vae(pipe, s: GeneratorSettings, work: Path, log: Callable[[str], None
 
 
 def _set_latent_scale(vae, s: GeneratorSettings) -> None:
-    """Store the ``scaling_factor`` that gives latents of unit variance on this kind's data, as SD's does."""
-    vae.register_to_config(scaling_factor=1.0)
+    """Store the ``scaling_factor`` that gives latents of unit variance on this kind's data, as SD's does, and
+    for SD3's pipeline (which decodes z / scale + shift) the ``shift_factor`` that centres them."""
+    vae.register_to_config(scaling_factor=1.0, shift_factor=0.0 if s.denoiser == "sd3" else None)
     with torch.no_grad():
         z = encode_media(vae, batch_at(s, 10**7)[1])
-    vae.register_to_config(scaling_factor=float(1.0 / z.std()))
+    shift = float(z.mean()) if s.denoiser == "sd3" else None
+    vae.register_to_config(scaling_factor=float(1.0 / z.std()), shift_factor=shift)
 
 
 def _reuse_vae(pipe, s: GeneratorSettings) -> dict[str, Any]:
@@ -330,16 +389,28 @@ def _reuse_vae(pipe, s: GeneratorSettings) -> dict[str, Any]:
     return {"steps": 0, "from": str(s.vae_from), "probe": {}}
 
 
+def _sd3_condition(pipe, captions: list[str]) -> dict[str, torch.Tensor]:
+    """The MM-DiT's text inputs, with gradients (the encoders train with it), exactly as the pipeline makes them."""
+    emb, _, pooled, _ = pipe.encode_prompt(prompt=captions, prompt_2=None, prompt_3=None, device=torch.device("cpu"),
+                                           do_classifier_free_guidance=False, max_sequence_length=SD3_T5_TOKENS)
+    return {"encoder_hidden_states": emb, "pooled_projections": pooled}
+
+
 def _train_denoiser(pipe, s: GeneratorSettings, work: Path, log: Callable[[str], None]) -> dict[str, Any]:
     from diffusers import DDPMScheduler
 
+    from unireward.align.diffusion_models import Family, NoiseSettings
     from unireward.train.stages import run_loop
 
-    noise_sched = DDPMScheduler.from_config(pipe.scheduler.config)
     pipe.vae.requires_grad_(False)
     pipe.vae.eval()
     caps_probe = probe_captions(s)
-    params = list(pipe.unet.parameters()) + list(pipe.text_encoder.parameters())
+    modules = {"unet" if s.denoiser == "unet" else "transformer": denoiser_of(pipe), **text_encoders(pipe)}
+    params = [p for m in modules.values() for p in m.parameters()]
+    if s.denoiser == "unet":
+        noise_sched = DDPMScheduler.from_config(pipe.scheduler.config)
+    else:  # the same σ sampling (logit-normal, shifted) and velocity target as `align diffusion`'s flow families
+        family = Family(pipe, NoiseSettings(), torch.device("cpu"))
 
     def loss_fn(step: int) -> torch.Tensor:
         caps, x = batch_at(s, step)
@@ -351,22 +422,28 @@ def _train_denoiser(pipe, s: GeneratorSettings, work: Path, log: Callable[[str],
         with torch.no_grad():
             z0 = encode_media(pipe.vae, x, g)
         noise = torch.randn(z0.shape, generator=g)
+        if s.denoiser == "sd3":
+            sigma = family.sample_timesteps(len(caps), g)
+            zt, target = family.noisy_and_target(z0, noise, sigma)
+            return torch.nn.functional.mse_loss(family.predict(pipe.transformer, zt, sigma,
+                                                               _sd3_condition(pipe, caps)), target)
         t = torch.randint(0, noise_sched.config.num_train_timesteps, (len(caps),), generator=g)
         zt = noise_sched.add_noise(z0, noise, t)
         pred = pipe.unet(zt, t, encoder_hidden_states=encode_text(pipe, caps)).sample
         return torch.nn.functional.mse_loss(pred, noise)
 
+    def train_mode(on: bool) -> None:
+        for m in modules.values():
+            m.train(on)
+
     def probe() -> dict[str, Any]:
-        pipe.unet.eval()
-        pipe.text_encoder.eval()
+        train_mode(False)
         out = oracle_accuracy(s.kind, caps_probe, sample(pipe, caps_probe, s))
-        pipe.unet.train()
-        pipe.text_encoder.train()
+        train_mode(True)
         return out
 
-    pipe.unet.train()
-    pipe.text_encoder.train()
-    state = run_loop({"unet": pipe.unet, "text_encoder": pipe.text_encoder}, params, loss_fn, probe,
+    train_mode(True)
+    state = run_loop(modules, params, loss_fn, probe,
                      work / "denoiser", s.steps, s.lr, s.warmup, s.probe_every, s.save_every, log)
     return {"steps": state.step, "probe": state.history[-1] if state.history else {}, "history": state.history}
 
@@ -384,15 +461,12 @@ def train_generator(output: str | Path, settings: GeneratorSettings | None = Non
     vae = _train_vae(pipe, s, work, log)
     log(f"VAE done ({time.time() - start:.0f} s): {json.dumps(vae['probe'])}")
     den = _train_denoiser(pipe, s, work, log)
-    pipe.unet.eval()
-    pipe.text_encoder.eval()
+    for m in (denoiser_of(pipe), *text_encoders(pipe).values()):
+        m.eval()
     tmp = output.with_name(output.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     pipe.save_pretrained(tmp)
-    inference = {"num_inference_steps": s.sample_steps, "guidance_scale": s.guidance}
-    if s.kind == "video":
-        inference["num_frames"] = s.frames
-    (tmp / "unireward_align.json").write_text(json.dumps({"inference": inference}, indent=2))
+    (tmp / "unireward_align.json").write_text(json.dumps({"inference": inference_settings(s)}, indent=2))
     summary = {"output": str(output), "kind": s.kind, "settings": asdict(s), "seconds": round(time.time() - start, 1),
                "vae": vae, "steps": den["steps"], "probe": den["probe"], "history": den["history"]}
     (tmp / "train_summary.json").write_text(json.dumps(summary, indent=2))
