@@ -43,13 +43,13 @@ STRATEGIES = ("pair-point", "point-only", "pair-only", "random")
 
 
 def construct_pairs(kind: str, generator: str, judge: Any, signal: str, strategy: str, prompts: Path, out: Path,
-                    n: int, gen_options: dict[str, Any]) -> Path:
+                    n: int, gen_options: dict[str, Any], store: Path) -> Path:
     from unireward.construct.run import construct
 
     task, spec = KINDS[kind]
     folder = out / "pairs" / f"{signal}-{strategy}"
     construct(task, prompts, f"{spec}:{generator}", judge, folder, n=n, strategy=strategy, resume=True,
-              progress=False, generator_options=gen_options, store_path=out / "construct-store")
+              progress=False, generator_options=gen_options, store_path=store)
     return folder
 
 
@@ -65,7 +65,8 @@ def run_kind(kind: str, generator: str, judges: dict[str, Any], args: argparse.N
     gen_options = {k: v for k, v in (("steps", args.sample_steps), ("height", args.size), ("width", args.size),
                                      ("num_frames", args.frames if kind == "video" else None)) if v is not None}
     train = write_prompts(out / "train.jsonl", captions(kind, "train", args.train_captions, args.seed), "train")
-    test_caps = captions(kind, "test", args.test_captions, args.seed)
+    test_caps = captions(kind, args.eval_split, args.test_captions, args.seed)
+    store = Path(args.store) if args.store else out / "construct-store"
     before, before_paths = oracle_eval(generator, kind, test_caps, args.eval_samples, out / "eval" / "base",
                                        gen_options)
     result: dict[str, Any] = {"generator": generator, "before": summarize(before),
@@ -73,7 +74,8 @@ def run_kind(kind: str, generator: str, judges: dict[str, Any], args: argparse.N
     overrides = json.loads(args.dpo_overrides or "{}")
     for signal, judge in judges.items():
         for strategy in args.strategies:
-            pairs = construct_pairs(kind, generator, judge, signal, strategy, train, out, args.n, gen_options)
+            pairs = construct_pairs(kind, generator, judge, signal, strategy, train, out, args.n, gen_options,
+                                    store)
             for seed in args.seeds:
                 name = f"{signal}-{strategy}-s{seed}"
                 aligned = align(generator, pairs, out / "dpo" / name, args.steps, seed, overrides)
@@ -152,12 +154,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--size", type=int, help="sample height and width (default: the pipeline's)")
     p.add_argument("--frames", type=int, help="video frames (default: the pipeline's recorded count)")
     p.add_argument("--sample-steps", type=int, help="sampling steps (default: the pipeline's recorded steps)")
+    p.add_argument("--signals", nargs="+", default=["oracle", "judge"], choices=["oracle", "judge"],
+                   help="which pair signals to run (the judge's only with --judge)")
+    p.add_argument("--eval-split", default="test", choices=["val", "test"],
+                   help="held-out captions to measure on (val: for choosing settings)")
+    p.add_argument("--store", help="the construct store of samples and verdicts (default OUT/KIND/construct-store); "
+                                   "another run's, to reuse its samples")
     p.add_argument("--dpo-overrides", help='JSON of DiffusionDPOConfig fields, e.g. \'{"beta": 2500}\'')
     args = p.parse_args(argv)
     from unireward.synth import Oracle
 
-    judges: dict[str, Any] = {"oracle": Oracle()}
-    if args.judge:
+    judges: dict[str, Any] = {"oracle": Oracle()} if "oracle" in args.signals else {}
+    if args.judge and "judge" in args.signals:
         import unireward
 
         judges["judge"] = unireward.load_judge(args.judge, mode=args.judge_mode, batch_size=16)

@@ -33,6 +33,14 @@ def test_toy_run(tmp_path):
     assert "| oracle | random | 0 |" in (out / "results.md").read_text()
     assert (out / "image" / "grids" / "oracle-pair-point-s0.png").stat().st_size > 0
     assert (out / "gains.png").stat().st_size > 0
+    # a second run on val captions reuses the first run's samples through its store and makes none of its own
+    again = exp.main(["--image-generator", str(gen), "--out", str(tmp_path / "run2"), "--train-captions", "3",
+                      "--test-captions", "2", "--n", "4", "--eval-samples", "1", "--steps", "1",
+                      "--strategies", "random", "--eval-split", "val", "--signals", "oracle",
+                      "--store", str(out / "image" / "construct-store"),
+                      "--dpo-overrides", json.dumps({"per_device_batch_size": 2})])
+    assert [r["strategy"] for r in again["image"]["runs"]] == ["random"]
+    assert not (tmp_path / "run2" / "image" / "construct-store").exists()
 
 
 def test_element_kinds_of_a_correct_render_are_all_right(tmp_path):

@@ -85,6 +85,14 @@ def test_image_generation_pickapic_rows(tmp_path, judge, sd_dir):
 
     assert Image.open(io.BytesIO(raw[0]["jpg_0"])).size == (32, 32)  # what diffusers' DPO script reads
     assert load_pairs(out)[0]["jpg_1"].size == (32, 32)
+    # another output folder on the same store: no new samples or judge calls, and media paths relative to IT
+    other = tmp_path / "elsewhere" / "out"
+    again = construct("image_generation", prompts, f"diffusers:{sd_dir}?steps=2&height=32&width=32", judge, other,
+                      n=4, strategy="point-only", progress=False, store_path=out / "construct.sqlite")
+    assert again["judge_calls"] == {"pair": 0, "point": 0} and again["kept"] == 3
+    assert not (other / "media").exists()
+    assert [(other / r["jpg_0"]).resolve() for r in read(other / "pairs.jsonl")] == \
+        [(out / r["jpg_0"]).resolve() for r in rows]
 
 
 def test_ties_never_let_item_one_win(tmp_path, judge, sd_dir):

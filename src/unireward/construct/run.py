@@ -80,7 +80,10 @@ def construct(task: Task | str, prompts: str | Path, generator: Generator | str,
                   "on_tie": on_tie, "on_unparseable": on_unparseable, "n": n, "seed": seed}
     store = Store(store_path or out / STORE_FILE)
     try:
-        job = Job(task, out, store, gen, _sha([gen_ident, n, seed]), _sha(run_config), n, seed, config, judge_ident)
+        # outcome rows hold media paths relative to `out`: a store shared by several output folders keeps one
+        # outcome set per folder (candidates and judgments are shared, so another folder costs no judge call)
+        run_key = _sha([run_config, str(out.resolve())])
+        job = Job(task, out, store, gen, _sha([gen_ident, n, seed]), run_key, n, seed, config, judge_ident)
         if engine == "local":
             job.judge_info = {"name": judge_ident["name"], "family": judge_ident["family"]}
         _start(job, run_config, resume)

@@ -236,14 +236,20 @@ def _save_state(path: Path, modules: dict[str, nn.Module], opt: torch.optim.Opti
 # ------------------------------------------------------------------------------------------ stage 0
 class SceneHead(nn.Module):
     """Linear readouts of each merged token (shape/empty, colour, size, dark frame) and an MLP over a clip's
-    frames that says, per cell, what the track starting there does. Thrown away after stage 0."""
+    frames that says, per cell, what the track starting there does. Thrown away after stage 0.
 
-    def __init__(self, dim: int, cells: int, frames: int, hidden: int = 256):
+    `clip_token_dim` > 0 first maps every token to that many features (one shared linear map) and the MLP reads
+    those: the full-width MLP has frames x cells x dim inputs (9,216 at hidden 128) for a few clips a step and
+    learned colour changes and jumps slowly (87.5% / 83.3% at 4,000 steps)."""
+
+    def __init__(self, dim: int, cells: int, frames: int, hidden: int = 256, clip_token_dim: int = 0):
         super().__init__()
         self.cells = cells
         self.token_heads = {**TOKEN_HEADS, "cell": cells, "offset": 2}
         self.token = nn.Linear(dim, sum(self.token_heads.values()))
-        self.clip = nn.Sequential(nn.Linear(frames * cells * dim, hidden), nn.GELU(),
+        width = clip_token_dim or dim
+        self.reduce = nn.Linear(dim, clip_token_dim) if clip_token_dim else nn.Identity()
+        self.clip = nn.Sequential(nn.Linear(frames * cells * width, hidden), nn.GELU(),
                                   nn.Linear(hidden, cells * sum(CLIP_HEADS.values())))
 
     def split(self, logits: torch.Tensor, heads: dict[str, int]) -> dict[str, torch.Tensor]:
@@ -254,8 +260,9 @@ class SceneHead(nn.Module):
 
     def forward(self, tokens: torch.Tensor, n_clips: int, frames: int) -> tuple[dict, dict]:
         tok = self.split(self.token(tokens), self.token_heads)
-        clip_tokens = tokens[tokens.shape[0] - n_clips * frames * self.cells:] if n_clips else tokens[:0]
-        flat = clip_tokens.reshape(n_clips, frames * self.cells * tokens.shape[-1])
+        clip_tokens = self.reduce(tokens[tokens.shape[0] - n_clips * frames * self.cells:] if n_clips
+                                  else tokens[:0])
+        flat = clip_tokens.reshape(n_clips, frames * self.cells * clip_tokens.shape[-1])
         clip = self.split(self.clip(flat).reshape(n_clips, self.cells, -1), CLIP_HEADS)
         return tok, clip
 
@@ -355,6 +362,7 @@ class VisionSettings:
     difficulty: float = 0.0
     image_size: int = 84
     offset_weight: float = 0.0  # > 0: also regress each object's centre within its cell (finer positions)
+    clip_token_dim: int = 0  # > 0: the clip head reads each token mapped to this many features (SceneHead)
 
 
 def _draw(kind: str, split: str, start: int, n: int, s: Any) -> list:
@@ -381,7 +389,7 @@ def train_vision(output: str | Path, base: str | Path, work: str | Path | None =
     processor = AutoProcessor.from_pretrained(str(base))
     vcfg = model.config.vision_config
     g, frames = _grid(s.image_size, vcfg.patch_size, vcfg.spatial_merge_size), 8
-    head = SceneHead(vcfg.out_hidden_size, g * g, frames)
+    head = SceneHead(vcfg.out_hidden_size, g * g, frames, clip_token_dim=s.clip_token_dim)
     visual = model.model.visual
     n_batches = max(1, s.probe_images // 32)
     per = max(1, s.probe_clips // n_batches)
