@@ -62,6 +62,7 @@ def test_image_generator_loss_falls_and_output_loads_as_pipeline_and_generator(t
     losses = [h["loss"] for h in summary["history"]]
     assert losses[-1] < 0.9 * losses[0]  # ε-prediction starts learning the (flat) world's latents at once
     assert {"acc", "fraction"} <= set(summary["probe"])
+    assert set(summary["probe"]["kinds"]) >= {"color", "shape"}  # per element kind, where position failures show
     pipe = DiffusionPipeline.from_pretrained(out)
     assert isinstance(pipe, StableDiffusionPipeline)
     with torch.no_grad():  # the stored scaling_factor gives latents of unit variance, as the noise schedule expects

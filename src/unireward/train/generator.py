@@ -312,9 +312,11 @@ def sample(pipe, captions: list[str], s: GeneratorSettings, seed: int = 0) -> li
     return [[Image.fromarray((np.clip(f, 0, 1) * 255).round().astype(np.uint8)) for f in v] for v in frames]
 
 
-def oracle_accuracy(kind: str, captions: list[str], media: list[Any]) -> dict[str, float]:
-    """The oracle's share of fully right outputs and their mean element fraction."""
-    from unireward.align.synth_eval import oracle_fraction
+def oracle_accuracy(kind: str, captions: list[str], media: list[Any]) -> dict[str, Any]:
+    """The oracle's share of fully right outputs, their mean element fraction, and the share right per element
+    kind (``kinds``: colour, shape, position, relation, motion, ...; a generator can be 50% fully right while
+    ignoring every position word, and only this shows it)."""
+    from unireward.align.synth_eval import by_element_kind, oracle_fraction
     from unireward.synth import Oracle
 
     oracle, right, fracs = Oracle(), [], []
@@ -322,7 +324,8 @@ def oracle_accuracy(kind: str, captions: list[str], media: list[Any]) -> dict[st
         frac = oracle_fraction(oracle, kind, cap, m)
         right.append(frac == 1.0)
         fracs.append(frac)
-    return {"acc": round(float(np.mean(right)), 3), "fraction": round(float(np.mean(fracs)), 3)}
+    kinds = {k: round(v, 3) for k, v in by_element_kind(kind, captions, [[m] for m in media]).items()}
+    return {"acc": round(float(np.mean(right)), 3), "fraction": round(float(np.mean(fracs)), 3), "kinds": kinds}
 
 
 # ------------------------------------------------------------------------------------------ training
