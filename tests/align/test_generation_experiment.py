@@ -57,3 +57,22 @@ def test_element_kinds_of_a_correct_render_are_all_right(tmp_path):
                  48).save(tmp_path / "b.png")
     kinds = by_element_kind("image", [cap], [[str(tmp_path / "a.png"), str(tmp_path / "b.png")]])
     assert kinds == {"object": 0.5, "relation": 0.5}  # right in a.png, nothing of it in b.png
+
+
+def test_text_use_probe_swaps_positions_and_measures_each_caption_variant(tmp_path):
+    from unireward.train.generator import GeneratorSettings, train_generator
+
+    exp = load_experiment("generator_text_use")
+    assert exp.swapped("a large red circle at the top left") == "a large red circle at the bottom right"
+    assert exp.swapped("a blue square at the right") == "a blue square at the left"
+    caps, x = exp.position_batch(5, 16)
+    assert len(caps) == 5 and x.shape == (5, 3, 16, 16) and all(" at the " in c for c in caps)
+    gen = tmp_path / "sd3"
+    train_generator(gen, GeneratorSettings(kind="image", denoiser="sd3", size=16, vae_steps=2, steps=2, batch=2,
+                                           width=8, text_width=16, probe_every=2, probe_n=1, sample_steps=2,
+                                           warmup=1), log=lambda _: None)
+    out = exp.main([str(gen), "--n", "4"])
+    assert out["family"] == "sd3" and list(out["loss"]) == ["0.3", "0.6", "0.8", "0.9", "0.97"]
+    for losses in out["loss"].values():
+        assert set(losses) == {"true", "swapped", "none"} and all(v > 0 for v in losses.values())
+    assert out["loss"]["0.9"]["true"] != out["loss"]["0.9"]["none"]  # the caption reaches the denoiser
