@@ -184,3 +184,22 @@ def test_sd3_generator_trains_flow_matching_and_samples_through_construct_and_al
         gen._call_kwargs()
     with pytest.raises(ValueError, match="'sd3' is an image model"):
         GeneratorSettings(kind="video", denoiser="sd3")
+
+
+def test_sd3_generator_with_a_t5_encoder_saves_loads_and_samples_with_its_16_tokens(tmp_path):
+    from unireward.construct.generators import load_generator, load_pipeline
+    from unireward.construct.items import PromptItem
+    from unireward.tasks import Task
+
+    out = tmp_path / "sd3-t5"
+    train_generator(out, tiny("image", denoiser="sd3", t5=True, vae_steps=2, steps=2), log=lambda _: None)
+    pipe = load_pipeline(out)
+    assert type(pipe.text_encoder_3).__name__ == "T5EncoderModel"
+    assert pipe.tokenizer_3.convert_ids_to_tokens(pipe.tokenizer_3("a red circle at the top left").input_ids) == [
+        "▁a", "▁red", "▁circle", "▁at", "▁the", "▁top", "▁left", "</s>"]  # one token a word, bidirectional encoder
+    assert json.loads((out / "unireward_align.json").read_text())["inference"]["max_sequence_length"] == 16
+    gen = load_generator(f"diffusers:{out}", Task.IMAGE_GENERATION)
+    assert len(gen.generate(PromptItem(id="p", prompt="a red circle", position=0), 2, seed=0,
+                            media_dir=tmp_path / "m")) == 2
+    with pytest.raises(ValueError, match="t5 is a text encoder of the 'sd3' denoiser"):
+        GeneratorSettings(t5=True)

@@ -80,6 +80,7 @@ class GeneratorSettings:
     width: int = 32  # the UNet's first block; blocks are (w, 2w, 2w). The MM-DiT's width is 4w
     layers: int = 6  # MM-DiT blocks (sd3)
     flow_shift: float = 1.0  # sd3: σ shift of training and sampling (SD3 uses 3 at 1024 px; 12x12 latents need none)
+    t5: bool = False  # sd3: add a small bidirectional T5 encoder (word-level) as text_encoder_3, as SD3 has
     text_width: int = 64
     sample_steps: int = 20
     guidance: float = 3.0
@@ -96,6 +97,8 @@ class GeneratorSettings:
             raise ValueError(f"denoiser must be 'unet' or 'sd3', got {self.denoiser!r}")
         if self.denoiser == "sd3" and self.kind != "image":
             raise ValueError("denoiser 'sd3' is an image model; videos use the UNet3D")
+        if self.t5 and self.denoiser != "sd3":
+            raise ValueError("t5 is a text encoder of the 'sd3' denoiser")
         image = self.kind == "image"
         self.size = self.size or (48 if image else 32)
         self.steps = self.steps or (6000 if image else 2000)
@@ -106,6 +109,11 @@ class GeneratorSettings:
 
 MAX_TOKENS = 16
 SD3_T5_TOKENS = 1  # the zero tokens an SD3 pipeline without T5 appends to the prompt (its default is 256)
+
+
+def t5_tokens(s: GeneratorSettings) -> int:
+    """`max_sequence_length` of an SD3 generator: its T5 tokens (captions are at most 16 words), else one."""
+    return MAX_TOKENS if s.t5 else SD3_T5_TOKENS
 
 
 # ------------------------------------------------------------------------------------------ data
@@ -252,9 +260,25 @@ def _sd3_pipeline(s: GeneratorSettings, tok, text_config, vae):
                                         num_layers=s.layers, attention_head_dim=32, num_attention_heads=inner // 32,
                                         joint_attention_dim=2 * s.text_width, caption_projection_dim=inner,
                                         pooled_projection_dim=2 * s.text_width, pos_embed_max_size=grid)
+    te3, tok3 = world_t5(s) if s.t5 else (None, None)
     return StableDiffusion3Pipeline(transformer=transformer, scheduler=FlowMatchEulerDiscreteScheduler(
         shift=s.flow_shift), vae=vae, text_encoder=te, tokenizer=tok, text_encoder_2=te2, tokenizer_2=tok,
-        text_encoder_3=None, tokenizer_3=None)
+        text_encoder_3=te3, tokenizer_3=tok3)
+
+
+def world_t5(s: GeneratorSettings):
+    """A small T5 encoder (bidirectional, unlike CLIP's causal one) over a word-level unigram vocabulary of the
+    world's captions; its width is the MM-DiT's joint attention width, as SD3's T5 is."""
+    from transformers import T5Config, T5EncoderModel, T5Tokenizer
+
+    words = sorted({w for text in world_corpus() for w in text.split()})
+    vocab = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), ("▁", -1.0)] + [(f"▁{w}", -1.0) for w in words]
+    vocab += [(c, -5.0) for c in "abcdefghijklmnopqrstuvwxyz0123456789,.'-"]
+    tok = T5Tokenizer(vocab=vocab, extra_ids=0, model_max_length=MAX_TOKENS)
+    width = 2 * s.text_width
+    model = T5EncoderModel(T5Config(vocab_size=len(tok), d_model=width, d_kv=width // 4, d_ff=2 * width,
+                                    num_layers=2, num_heads=4, pad_token_id=0, eos_token_id=1))
+    return model, tok
 
 
 def denoiser_of(pipe) -> torch.nn.Module:
@@ -262,7 +286,7 @@ def denoiser_of(pipe) -> torch.nn.Module:
 
 
 def text_encoders(pipe) -> dict[str, torch.nn.Module]:
-    names = ("text_encoder", "text_encoder_2")
+    names = ("text_encoder", "text_encoder_2", "text_encoder_3")
     return {n: getattr(pipe, n) for n in names if getattr(pipe, n, None) is not None}
 
 
@@ -272,7 +296,7 @@ def inference_settings(s: GeneratorSettings) -> dict[str, Any]:
     if s.kind == "video":
         kw["num_frames"] = s.frames
     if s.denoiser == "sd3":
-        kw["max_sequence_length"] = SD3_T5_TOKENS
+        kw["max_sequence_length"] = t5_tokens(s)
     return kw
 
 
@@ -392,10 +416,10 @@ def _reuse_vae(pipe, s: GeneratorSettings) -> dict[str, Any]:
     return {"steps": 0, "from": str(s.vae_from), "probe": {}}
 
 
-def _sd3_condition(pipe, captions: list[str]) -> dict[str, torch.Tensor]:
+def _sd3_condition(pipe, captions: list[str], s: GeneratorSettings) -> dict[str, torch.Tensor]:
     """The MM-DiT's text inputs, with gradients (the encoders train with it), exactly as the pipeline makes them."""
     emb, _, pooled, _ = pipe.encode_prompt(prompt=captions, prompt_2=None, prompt_3=None, device=torch.device("cpu"),
-                                           do_classifier_free_guidance=False, max_sequence_length=SD3_T5_TOKENS)
+                                           do_classifier_free_guidance=False, max_sequence_length=t5_tokens(s))
     return {"encoder_hidden_states": emb, "pooled_projections": pooled}
 
 
@@ -429,7 +453,7 @@ def _train_denoiser(pipe, s: GeneratorSettings, work: Path, log: Callable[[str],
             sigma = family.sample_timesteps(len(caps), g)
             zt, target = family.noisy_and_target(z0, noise, sigma)
             return torch.nn.functional.mse_loss(family.predict(pipe.transformer, zt, sigma,
-                                                               _sd3_condition(pipe, caps)), target)
+                                                               _sd3_condition(pipe, caps, s)), target)
         t = torch.randint(0, noise_sched.config.num_train_timesteps, (len(caps),), generator=g)
         zt = noise_sched.add_noise(z0, noise, t)
         pred = pipe.unet(zt, t, encoder_hidden_states=encode_text(pipe, caps)).sample
