@@ -42,6 +42,15 @@ def test_batches_are_train_captions_with_correct_renders_and_repeat_exactly():
     assert v.shape == (2, 3, 4, 32, 32)
 
 
+def test_layout_first_steps_draw_only_captions_that_place_one_object():
+    s = GeneratorSettings(kind="image", batch=16, layout_first=3)
+    assert all(" at the " in c for step in range(3) for c in batch_at(s, step)[0])
+    assert not all(" at the " in c for c in batch_at(s, 3)[0])  # then the usual mix
+    assert batch_at(s, 3)[0] == batch_at(GeneratorSettings(kind="image", batch=16), 3)[0]
+    with pytest.raises(ValueError, match="layout_first applies to image captions"):
+        GeneratorSettings(kind="video", layout_first=10)
+
+
 def test_settings_reject_bad_kind_and_size():
     with pytest.raises(ValueError, match="kind must be 'image' or 'video'"):
         GeneratorSettings(kind="audio")
