@@ -115,7 +115,8 @@ def test_imagereward_by_hand(built, images):
         out = be.text(input_ids=text["input_ids"], attention_mask=text["attention_mask"], encoder_hidden_states=emb,
                       encoder_attention_mask=torch.ones(emb.shape[:-1], dtype=torch.long))
         expected = ((be.mlp(out.last_hidden_state[:, 0]) - 0.16717362830052426) / 1.0333394966054072).squeeze(-1)
-    assert [s.value for s in j.score_batch(items(images))] == pytest.approx(expected.tolist(), abs=1e-4)
+    # the random tiny model scores ~445: a differently batched float32 pass differs by ~1e-6 of that
+    assert [s.value for s in j.score_batch(items(images))] == pytest.approx(expected.tolist(), rel=1e-5)
 
 
 def test_aesthetic_by_hand(built, images):
