@@ -47,12 +47,11 @@ def swapped(caption: str) -> str:
 @torch.no_grad()
 def text_use(generator: str, n: int = 128, levels: tuple[float, ...] = (0.3, 0.6, 0.8, 0.9, 0.97)) -> dict:
     from unireward.align.diffusion_models import Family, NoiseSettings
-    from unireward.construct.generators import load_pipeline, recorded_inference
+    from unireward.construct.generators import load_pipeline, recorded_text_tokens
     from unireward.train.generator import encode_media
 
     pipe = load_pipeline(generator)
-    fam = Family(pipe, NoiseSettings(), torch.device("cpu"),
-                 recorded_inference(generator).get("max_sequence_length", 256))
+    fam = Family(pipe, NoiseSettings(), torch.device("cpu"), recorded_text_tokens(generator))
     size = fam.default_size() or 48
     caps, x = position_batch(n, size)
     z0 = encode_media(pipe.vae, x)

@@ -302,11 +302,10 @@ class DiffusionDPORun:
         weight_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(self.accelerator.mixed_precision,
                                                                            torch.float32)
         pipe = _load_pipeline(self.model_name, weight_dtype if config.use_lora else None)
-        from unireward.construct.generators import recorded_inference
+        from unireward.construct.generators import recorded_text_tokens
 
-        # an SD3 generator without T5 records how many zero tokens it was trained with; the pipeline's default is 256
-        text_tokens = recorded_inference(self.model_name).get("max_sequence_length", 256)
-        self.family = Family(pipe, _noise_settings(self.model_name, config), self.device, text_tokens)
+        self.family = Family(pipe, _noise_settings(self.model_name, config), self.device,
+                             recorded_text_tokens(self.model_name))
         if self.family.video != (self.source.kind == "video"):
             raise ValueError(f"{self.model_name} is a {'video' if self.family.video else 'image'} model but "
                              f"{data} holds {self.source.kind} pairs")

@@ -237,6 +237,12 @@ def recorded_inference(target: str) -> dict[str, Any]:
     return json.loads(meta.read_text(encoding="utf-8")).get("inference") or {}
 
 
+def recorded_text_tokens(target: str) -> int:
+    """SD3's ``max_sequence_length`` for a pipeline folder: what a small generator without T5 records (its zero
+    padding tokens), else the pipeline's default of 256."""
+    return int(recorded_inference(target).get("max_sequence_length", 256))
+
+
 class DiffusionSampler(_DiffusersBase):
     """N images per caption from a diffusers text-to-image pipeline, candidate j from seed s + j."""
 
