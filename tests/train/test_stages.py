@@ -20,7 +20,7 @@ def small_base(tmp_path_factory) -> str:
 
 def test_scene_labels_put_each_object_on_the_token_of_its_cell():
     from unireward.synth.world import Obj, Scene
-    from unireward.train.stages import COLOR_CLASSES, SHAPE_CLASSES, SIZE_CLASSES, scene_labels
+    from unireward.train.stages import COLOR_CLASSES, IGNORE, SHAPE_CLASSES, SIZE_CLASSES, scene_labels
 
     scene = Scene((Obj("circle", "red", "large", 1 / 6, 1 / 6), Obj("diamond", "blue", "small", 5 / 6, 1 / 2)))
     lab = scene_labels(scene, 3)
@@ -33,6 +33,8 @@ def test_scene_labels_put_each_object_on_the_token_of_its_cell():
         [0.5, 0.5])
     assert np.isnan(lab["offset"][[1, 2, 3, 4, 6, 7, 8]]).all()  # empty cells: no target
     moved = scene_labels(Scene((Obj("circle", "red", "large", 0.30, 0.64),)), 3)["offset"][3 * 1 + 0]
+    assert lab["cell"].tolist() == list(range(9))
+    assert (scene_labels(Scene(()), 3)["cell"] == IGNORE).all()  # a flat frame: no token can tell its cell
     assert moved.tolist() == pytest.approx([0.9, 0.92], abs=1e-6)
 
 

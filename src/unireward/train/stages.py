@@ -107,9 +107,13 @@ def scene_labels(scene: Scene, g: int, dark: bool = False) -> dict[str, np.ndarr
     the token's own cell (so the tower writes where it is into the token: its 2-D rotary embedding is
     relative, and without it the language model has to infer positions from its own), and the object's centre
     within the cell (`offset`, x and y in 0..1, NaN when empty: a cell is 28 px, a slow object moves 2.5 px a
-    frame, so speed needs positions finer than the cell)."""
+    frame, so speed needs positions finer than the cell). A frame with nothing in it (a clip before an object
+    appears or after it leaves) has no cell labels: it is one flat colour, every token gets the same input, and
+    a tower whose only position signal is relative (rotary) gives them all the same output, so the label would
+    be noise; it capped the cell probe at 0.958 for every variant until it was dropped."""
+    cells = np.arange(g * g) if scene.objects else np.full(g * g, IGNORE)
     out = {"shape": np.zeros(g * g, np.int64), "color": np.full(g * g, IGNORE), "size": np.full(g * g, IGNORE),
-           "dark": np.full(g * g, int(dark)), "cell": np.arange(g * g),
+           "dark": np.full(g * g, int(dark)), "cell": cells,
            "offset": np.full((g * g, 2), np.nan, np.float32)}
     for o in scene.objects:
         k = _cell(o.cx, o.cy, g)
@@ -322,9 +326,9 @@ def vision_loss(model: Any, head: SceneHead, batch: VisionBatch, frames: int, of
 def vision_probe(model: Any, head: SceneHead, batches: list[VisionBatch], frames: int,
                  cell_px: float | None = None) -> dict[str, float]:
     """Accuracy per attribute on held-out scenes: `empty` (object or not, every token), shape/colour/size on
-    tokens holding an object, `dark` on clip frames, the clip attributes on cells where a track starts; and
-    with `cell_px` (the cell's side in pixels; when trained with ``offset_weight``) `offset_px`, the mean error
-    in pixels of the object's centre read off its token."""
+    tokens holding an object, `dark` on clip frames, `cell` on frames with something in them, the clip
+    attributes on cells where a track starts; and with `cell_px` (the cell's side in pixels; when trained with
+    ``offset_weight``) `offset_px`, the mean error in pixels of the object's centre read off its token."""
     hits: dict[str, list[float]] = {}
     for b in batches:
         tok, clip = head(_vision_tokens(model, b), b.n_clips, frames)
@@ -335,7 +339,8 @@ def vision_probe(model: Any, head: SceneHead, batches: list[VisionBatch], frames
             hits.setdefault(k, []).extend((pred[k] == b.token[k])[occupied].float().tolist())
         n_img = b.token["dark"].shape[0] - b.n_clips * frames * head.cells
         hits.setdefault("dark", []).extend((pred["dark"] == b.token["dark"])[n_img:].float().tolist())
-        hits.setdefault("cell", []).extend((pred["cell"] == b.token["cell"]).float().tolist())
+        placed = b.token["cell"] != IGNORE
+        hits.setdefault("cell", []).extend((pred["cell"] == b.token["cell"])[placed].float().tolist())
         if cell_px:
             hits.setdefault("offset_px", []).append(float(_offset_error(tok["offset"], b.token["offset"])) * cell_px)
         if b.n_clips:
