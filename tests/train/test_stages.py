@@ -33,9 +33,9 @@ def test_scene_labels_put_each_object_on_the_token_of_its_cell():
         [0.5, 0.5])
     assert np.isnan(lab["offset"][[1, 2, 3, 4, 6, 7, 8]]).all()  # empty cells: no target
     moved = scene_labels(Scene((Obj("circle", "red", "large", 0.30, 0.64),)), 3)["offset"][3 * 1 + 0]
+    assert moved.tolist() == pytest.approx([0.9, 0.92], abs=1e-6)
     assert lab["cell"].tolist() == list(range(9))
     assert (scene_labels(Scene(()), 3)["cell"] == IGNORE).all()  # a flat frame: no token can tell its cell
-    assert moved.tolist() == pytest.approx([0.9, 0.92], abs=1e-6)
 
 
 def test_clip_labels_describe_the_track_from_the_cell_where_it_starts():

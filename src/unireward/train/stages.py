@@ -110,7 +110,7 @@ def scene_labels(scene: Scene, g: int, dark: bool = False) -> dict[str, np.ndarr
     frame, so speed needs positions finer than the cell). A frame with nothing in it (a clip before an object
     appears or after it leaves) has no cell labels: it is one flat colour, every token gets the same input, and
     a tower whose only position signal is relative (rotary) gives them all the same output, so the label would
-    be noise; it capped the cell probe at 0.958 for every variant until it was dropped."""
+    be noise (it held the cell probe at 0.958; docs/demo.md)."""
     cells = np.arange(g * g) if scene.objects else np.full(g * g, IGNORE)
     out = {"shape": np.zeros(g * g, np.int64), "color": np.full(g * g, IGNORE), "size": np.full(g * g, IGNORE),
            "dark": np.full(g * g, int(dark)), "cell": cells,
