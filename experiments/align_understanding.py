@@ -21,6 +21,13 @@ Design choices:
   same judge answers, so they differ only in how they pick the pair (as `experiments/construct_strategies.py`).
 - ``--config`` is a `VLMDPOConfig` file (e.g. CPU settings, a fixed ``max_steps``); every cell uses it unchanged.
   Cells with no kept pairs are reported, not trained.
+- ``--min-margin M`` / ``--min-gap G`` add the confidence filters of `unireward.construct.sift.SiftConfig` to the
+  judge signal's cells (the oracle is never unsure): a verdict counts only when |2 P(A) - 1| >= M (needs
+  ``--judge-mode logprob`` or ``reason-logprob``), a pair only when the chosen score is more than G above the
+  rejected one. The cells are named ``judge / STRATEGY (margin >= M, gap > G)`` and reuse the judge's store, so
+  the only new judge calls are the swapped re-judging of unsure pairs. ``--signals judge`` skips the oracle
+  cells (already measured on the same questions). A rerun into the same ``--out`` adds its cells to
+  ``results.json`` (a cell measured again replaces its row).
 - ``--judge oracle`` makes the judge signal the oracle too (a cheap smoke run); the judge is otherwise loaded
   with `unireward.load_judge`.
 
@@ -149,14 +156,20 @@ def run_task(args: argparse.Namespace, task: str, seed: int, judges: dict[str, A
         correct = greedy_correct(str(out), test_q, oracle, args.max_new_tokens, args.video_as)
         return cell(name, correct, base, {**extra, "steps": summary["steps"], "train_loss": summary["train_loss"]})
 
-    for signal, judge in judges.items():
-        store = root / "stores" / signal
+    filters = {k: v for k, v in (("min_margin", args.min_margin), ("min_gap", args.min_gap)) if v}
+    tag = "".join(f"-{k.split('_')[1]}{v:g}" for k, v in filters.items())
+    label = f" (margin >= {args.min_margin:g}, gap > {args.min_gap:g})" if filters else ""
+    for signal in args.signals:
+        judge, store = judges[signal], root / "stores" / signal
         for strategy in args.strategies:
-            pairs = root / "pairs" / signal / strategy
+            used = filters if signal == "judge" and strategy != "random" else {}
+            name = f"{strategy}{tag}" if used else strategy
+            pairs = root / "pairs" / signal / name
             construct(task, train_q, f"vlm:{args.answerer}{spec}", judge, pairs, n=args.n, strategy=strategy,
-                      seed=seed, progress=False, store_path=store)
-            rows.append(dpo_cell(signal, strategy, args.answerer, pairs, root / "models" / signal / strategy,
-                                 f"{signal} / {strategy}"))
+                      seed=seed, progress=False, store_path=store, **used)
+            cell_name = f"{signal} / {strategy}{label if used else ''}"
+            rows.append({**dpo_cell(signal, strategy, args.answerer, pairs, root / "models" / signal / name,
+                                    cell_name), **used})
     first = root / "models" / "judge" / "pair-point"
     if args.second_round and (first / "model.safetensors").is_file():
         pairs2 = root / "pairs" / "judge" / "pair-point-round2"
@@ -205,13 +218,15 @@ def markdown(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot(rows: list[dict[str, Any]], path: Path) -> Path:
+def plot(rows: list[dict[str, Any]], path: Path) -> Path | None:
     """Gain in held-out accuracy (points, 95% CI) against how often the pair set's chosen answer is right, one
     panel per task: where each signal x strategy cell lands, and what the pairs gave it to learn from."""
     from unireward.bench.report import pyplot
 
     plt = pyplot()
     tasks = list(dict.fromkeys(r["task"] for r in rows if "chosen_right" in r))
+    if not tasks:  # no cell kept a pair: nothing to place
+        return None
     fig, axes = plt.subplots(1, len(tasks), figsize=(5.2 * len(tasks), 4.0), squeeze=False)
     for ax, task in zip(axes[0], tasks):
         for r in (r for r in rows if r["task"] == task and "chosen_right" in r and r.get("gain") is not None):
@@ -288,6 +303,14 @@ def merge(runs: list[Path]) -> list[dict[str, Any]]:
     return sorted((r for _, r in seen.values()), key=lambda r: (r["task"], r["seed"], "signal" in r))
 
 
+def combine(previous: list[dict[str, Any]], rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A rerun into the same --out (e.g. new cells on the same stores) adds its rows to the earlier ones; a cell
+    measured again (same task, seed and name) takes the new row, in the old row's place."""
+    keyed = {(r["task"], r["seed"], r["cell"]): r for r in previous}
+    keyed.update({(r["task"], r["seed"], r["cell"]): r for r in rows})
+    return list(keyed.values())
+
+
 def write_results(rows: list[dict[str, Any]], out: Path) -> None:
     (out / "results.json").write_text(json.dumps(rows, indent=2) + "\n")
     (out / "results.md").write_text(markdown(rows))
@@ -318,6 +341,12 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
                    help="How the answerer sees a video (frames for assets/small-answerer; set the DPO config's "
                         "video_as to match).")
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    p.add_argument("--signals", nargs="+", default=["oracle", "judge"], choices=("oracle", "judge"),
+                   help="Pair signals to run (both by default).")
+    p.add_argument("--min-margin", type=float, default=0.0,
+                   help="Judge cells: count a verdict only when |2 P(A) - 1| >= this (logprob modes).")
+    p.add_argument("--min-gap", type=float, default=0.0,
+                   help="Judge cells: keep a pair only when the chosen score is more than this above the rejected.")
     p.add_argument("--no-second-round", dest="second_round", action="store_false")
     args = p.parse_args(argv)
     if args.merge:
@@ -336,12 +365,14 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     oracle = Oracle()
     mode = {"mode": args.judge_mode} if args.judge_mode else {}
     judges = {"oracle": oracle, "judge": oracle if args.judge == "oracle" else ur.load_judge(args.judge, **mode)}
+    results = args.out / "results.json"
+    previous = json.loads(results.read_text()) if results.is_file() else []
     start, rows = time.time(), []
     for seed in args.seeds:
         for task in args.tasks:
             rows += run_task(args, task, seed, judges, oracle)
-            (args.out / "results.json").write_text(json.dumps(rows, indent=2) + "\n")
-    write_results(rows, args.out)
+            results.write_text(json.dumps(combine(previous, rows), indent=2) + "\n")
+    write_results(combine(previous, rows), args.out)
     print(json.dumps({"seconds": round(time.time() - start, 1), "rows": rows}, indent=2))
     return rows
 

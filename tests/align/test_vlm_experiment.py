@@ -33,6 +33,18 @@ def test_toy_run(tiny_qwen, judge_dir, tmp_path):
     assert (tmp_path / "run" / "results.md").read_text().startswith("| task |")
     assert all(0 <= r["chosen_right"] <= 1 and 0 <= r["rejected_right"] <= 1 for r in trained)
     assert (tmp_path / "run" / "gains.png").stat().st_size > 1000
+    # the confidence filters on the same store: judge cells only, named by their filter, no oracle cells
+    first = rows
+    rows = exp.main(["--answerer", tiny_qwen, "--judge", judge_dir, "--judge-mode", "logprob", "--out",
+                     str(tmp_path / "run"), "--config", str(cfg), "--tasks", "image_understanding",
+                     "--train-questions", "3", "--test-questions", "4", "--n", "2", "--max-new-tokens", "4",
+                     "--signals", "judge", "--strategies", "pair-point", "--min-gap", "1000",
+                     "--no-second-round"])
+    filtered = [r for r in rows if "signal" in r]
+    assert [(r["cell"], r["note"], r["min_gap"]) for r in filtered] == [
+        ("judge / pair-point (margin >= 0, gap > 1000)", "no pairs kept", 1000.0)]
+    kept = json.loads((tmp_path / "run" / "results.json").read_text())  # the first run's cells and the new one
+    assert [r["cell"] for r in kept] == [r["cell"] for r in first] + [filtered[0]["cell"]]
 
 
 def test_pair_quality_grades_chosen_and_rejected_with_the_oracle(tmp_path):

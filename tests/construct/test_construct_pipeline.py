@@ -149,6 +149,28 @@ def test_rerun_uses_the_cache_and_resume_checks_config(tmp_path, judge, vlm_dir,
         construct("image_understanding", understanding_prompts, spec, judge, out, n=4, resume=True, progress=False)
 
 
+def test_confidence_filters_reuse_the_store_and_are_part_of_the_config(tmp_path, judge, vlm_dir,
+                                                                       understanding_prompts):
+    out, spec = tmp_path / "out", f"vlm:{vlm_dir}?max_new_tokens=4"
+    first = construct("image_understanding", understanding_prompts, spec, judge, out, n=4, progress=False)
+    assert first["kept"] > 0
+    # a random tiny judge is never 99.9% sure: every pair is unsure both ways and no prompt keeps a pair
+    strict = construct("image_understanding", understanding_prompts, spec, judge, out, n=4, min_margin=0.999,
+                       progress=False)
+    # unsure pairs are judged again in swapped order (6 prompts x 2 fixed pairs), nothing else is asked again
+    assert strict["judge_calls"] == {"pair": 12, "point": 0}
+    again = construct("image_understanding", understanding_prompts, spec, judge, out, n=4, min_margin=0.999,
+                      progress=False)
+    assert again["judge_calls"] == {"pair": 0, "point": 0} and again["kept"] == 0
+    assert strict["kept"] == 0 and (out / "pairs.jsonl").read_text() == ""
+    assert all(r["reason"] == "no pair was decided" for r in read(out / "dropped.jsonl"))
+    assert json.loads((out / "run.json").read_text())["min_margin"] == 0.999
+    with pytest.raises(ValueError, match="configuration changed.*min_margin"):
+        construct("image_understanding", understanding_prompts, spec, judge, out, n=4, resume=True, progress=False)
+    gap = construct("image_understanding", understanding_prompts, spec, judge, out, n=4, min_gap=1e9, progress=False)
+    assert gap["kept"] == 0 and "min_margin" not in json.loads((out / "run.json").read_text())
+
+
 def test_bad_inputs_are_reported_and_the_job_goes_on(tmp_path, judge):
     for i in range(3):
         image(i).save(tmp_path / f"{i}.png")

@@ -146,6 +146,52 @@ def test_config_and_small_n_errors():
     assert prompt_seed(0, "a") == prompt_seed(0, "a") != prompt_seed(1, "a")
 
 
+def test_min_margin_treats_unsure_verdicts_as_ties():
+    sure, unsure = Verdict("A", prob_a=0.9), Verdict("B", prob_a=0.4)  # margins 0.8 and 0.2
+    verdicts = {(0, 1): sure, (2, 3): unsure, (3, 2): Verdict("A", prob_a=0.8)}
+    scores = {0: 9, 1: 1, 2: 5, 3: 6}
+    t = Table(verdicts, scores)
+    d = run(t, 4)
+    assert t.compared == [(0, 1), (2, 3)] and d.pairs[1].decided == 3  # no filter: the paper's algorithm
+    t = Table(verdicts, scores)
+    d = run(t, 4, min_margin=0.5)
+    assert t.compared == [(0, 1), (2, 3), (3, 2)]  # the unsure pair is judged again in swapped order
+    assert (d.pairs[0].decided, d.pairs[1].winner, d.pairs[1].decided) == (0, "tie", 3)
+    assert d.pairs[1].note == "tie; decided in swapped order"
+    t = Table({**verdicts, (3, 2): Verdict("A", prob_a=0.7)}, scores)  # margin 0.4: unsure again
+    d = run(t, 4, min_margin=0.5)
+    assert d.pairs[1].decided is None and (d.chosen, d.rejected) == (0, 1)
+    d = run(Table(verdicts, scores), 4, min_margin=0.5, on_tie="drop")
+    assert d.pairs[1].note == "tie; dropped by policy"
+
+
+def test_min_margin_needs_probabilities_and_says_so():
+    d = run(Table({(0, 1): "A", (1, 0): "B"}, {0: 2, 1: 1}), 2, min_margin=0.2)
+    assert not d.kept and d.reason == "no pair was decided"
+    assert d.errors == ("pair (0, 1): verdict has no probability (min_margin needs a logprob or reason-logprob "
+                        "judge)", "pair (1, 0) [swapped order]: verdict has no probability (min_margin needs a "
+                        "logprob or reason-logprob judge)")
+
+
+def test_min_gap_keeps_only_pairs_whose_scores_are_far_apart():
+    t = Table({(0, 1): "A", (2, 3): "A"}, {0: 6, 1: 5, 2: 7, 3: 4.5})
+    assert run(t, 4).kept  # 7 against 4.5
+    d = run(t, 4, min_gap=2.5)
+    assert not d.kept and d.reason == "chosen score 7 is not 2.5 above rejected 4.5"
+    assert run(t, 4, min_gap=2.0).kept
+    d = run(Table(scores={0: 3, 1: 8, 2: 6}), 3, "point-only", min_gap=5)
+    assert not d.kept and (d.chosen, d.rejected) == (1, 0)
+    assert run(Table(scores={0: 3, 1: 8, 2: 6}), 3, "point-only", min_gap=4.9).kept
+
+
+def test_filter_settings_are_checked():
+    with pytest.raises(ValueError, match=r"min_margin must be in \[0, 1\]"):
+        SiftConfig(min_margin=1.5)
+    with pytest.raises(ValueError, match="min_gap must be >= 0"):
+        SiftConfig(min_gap=-1)
+    assert SiftConfig().filters() == {} and SiftConfig(min_gap=2).filters() == {"min_gap": 2}
+
+
 def test_decision_round_trips_through_json():
     import json
 

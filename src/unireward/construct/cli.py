@@ -40,6 +40,10 @@ def construct(
     seed: Annotated[int, typer.Option(help="Run seed (per-prompt seeds derive from it).")] = 0,
     on_tie: Annotated[str, typer.Option(help="A tied pair: swap (judge again in swapped order) or drop.")] = "swap",
     on_unparseable: Annotated[str, typer.Option(help="An unparseable verdict: swap or drop.")] = "swap",
+    min_margin: Annotated[float, typer.Option(help="Count a verdict only when |2 P(A) - 1| >= this (needs --mode "
+                                                   "logprob or reason-logprob); below it is a tie.")] = 0.0,
+    min_gap: Annotated[float, typer.Option(help="Keep a pair only when the chosen score is more than this above "
+                                                "the rejected one (native scale).")] = 0.0,
     mode: Mode = "generate",
     family: Family = None,
     point_scale: Annotated[str, typer.Option(help="Pointwise scale: auto (1-10 for generation, as upstream), "
@@ -68,7 +72,8 @@ def construct(
                           num_frames=num_frames, device=device, dtype=dtype)
     gen_options = {"device": device}
     common = dict(n=n, strategy=strategy, resume=resume, seed=seed, on_tie=on_tie, on_unparseable=on_unparseable,
-                  prompts_per_batch=prompts_per_batch, limit=limit, generator_options=gen_options)
+                  min_margin=min_margin, min_gap=min_gap, prompts_per_batch=prompts_per_batch, limit=limit,
+                  generator_options=gen_options)
     if engine == "ray":
         ray_options = {"judge_config": config, "point_scale": scale, "judge_actors": ray_judge_actors,
                        "generator_actors": ray_generator_actors, "address": ray_address}

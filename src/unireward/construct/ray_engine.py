@@ -188,7 +188,7 @@ def _pipeline(job: Job, rows: list[dict[str, Any]], judge: str, generator: str, 
                                                    n=job.n, seed=job.seed,
                                                    media_root=str((job.out / "media").resolve())))
     config = {"strategy": job.config.strategy, "on_tie": job.config.on_tie,
-              "on_unparseable": job.config.on_unparseable}
+              "on_unparseable": job.config.on_unparseable, **job.config.filters()}
     return ds.map_batches(_JudgeStage, batch_size=max(1, per_batch),
                           compute=ray.data.ActorPoolStrategy(size=options.get("judge_actors", 1)),
                           num_gpus=_gpus(options, "judge_gpus"),

@@ -55,19 +55,21 @@ def construct(task: Task | str, prompts: str | Path, generator: Generator | str,
               on_tie: str = "swap", on_unparseable: str = "swap", prompts_per_batch: int = 4,
               limit: int | None = None, progress: bool = True, engine: str = "local",
               generator_options: dict[str, Any] | None = None, ray_options: dict[str, Any] | None = None,
-              store_path: str | Path | None = None) -> dict[str, Any]:
+              store_path: str | Path | None = None, min_margin: float = 0.0,
+              min_gap: float = 0.0) -> dict[str, Any]:
     """Build preference pairs for every prompt of `prompts`; returns the summary (also in summary.json).
 
     generator: a `Generator` or a SPEC (``diffusers:ID``, ``vlm:PATH``, ``t2v:PATH``, ``jsonl:FILE``).
     judge: a loaded judge (local engine), or with ``engine="ray"`` a judge SPEC for ``load_judge`` (the
         actors load it with the `JudgeConfig` in ``ray_options["judge_config"]``).
+    min_margin, min_gap: the confidence filters of `SiftConfig` (off by default).
     """
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}; valid engines: {', '.join(ENGINES)}")
     if n < 2:
         raise ValueError(f"n must be at least 2, got {n}")
     task, out = Task.parse(task), Path(output)
-    config = SiftConfig(strategy, on_tie, on_unparseable)
+    config = SiftConfig(strategy, on_tie, on_unparseable, min_margin, min_gap)
     items, invalid = read_prompts(prompts, task)
     items = items[:limit] if limit is not None else items
     out.mkdir(parents=True, exist_ok=True)
@@ -77,7 +79,8 @@ def construct(task: Task | str, prompts: str | Path, generator: Generator | str,
     gen_ident = gen.identity() if gen else generator_identity(str(generator), task, **(generator_options or {}))
     judge_ident = _judge_ident(judge, engine, ray_options)
     run_config = {"task": task.value, "generator": gen_ident, "judge": judge_ident, "strategy": strategy,
-                  "on_tie": on_tie, "on_unparseable": on_unparseable, "n": n, "seed": seed}
+                  "on_tie": on_tie, "on_unparseable": on_unparseable, "n": n, "seed": seed,
+                  **config.filters()}
     store = Store(store_path or out / STORE_FILE)
     try:
         # outcome rows hold media paths relative to `out`: a store shared by several output folders keeps one

@@ -18,6 +18,13 @@ Design choices a user will notice:
 - Scores are compared as numbers (the upstream sift compared strings, so "9" beat "10"). A candidate
   whose score could not be read is left out of the sifting and reported; among equal scores the lowest
   index wins (candidates are exchangeable samples, so this is no position bias on the judge's side).
+- Confidence filters (off by default, so the paper's algorithm is the default): ``min_margin`` counts a
+  verdict only when the judge is that sure, |2 P(A) - 1| >= min_margin (below it the verdict is a tie and
+  follows ``on_tie``), which needs a judge that gives probabilities (logprob or reason-logprob mode; a verdict
+  without one is undecided and reported); ``min_gap`` keeps a pair only when the chosen score is more than
+  ``min_gap`` above the rejected one (native scale; 0 is the paper's "strictly above"). They trade pairs for
+  precision: with a noisy judge, what DPO gains follows how often the chosen answer is really right
+  (docs/align.md).
 - Ablations (the paper's Table XII): ``point-only`` (highest vs lowest score over all N), ``pair-only``
   (one decided fixed pair, picked at random), ``random`` (two candidates at random, no judge).
   The random picks use a seed the caller derives from the run seed and the prompt id (`prompt_seed`).
@@ -48,6 +55,8 @@ class SiftConfig:
     strategy: str = "pair-point"
     on_tie: str = "swap"
     on_unparseable: str = "swap"
+    min_margin: float = 0.0
+    min_gap: float = 0.0
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
@@ -55,6 +64,14 @@ class SiftConfig:
         for name in ("on_tie", "on_unparseable"):
             if getattr(self, name) not in POLICIES:
                 raise ValueError(f"{name} must be one of {', '.join(POLICIES)}, got {getattr(self, name)!r}")
+        if not 0.0 <= self.min_margin <= 1.0:
+            raise ValueError(f"min_margin must be in [0, 1] (|2 P(A) - 1|), got {self.min_margin}")
+        if self.min_gap < 0:
+            raise ValueError(f"min_gap must be >= 0, got {self.min_gap}")
+
+    def filters(self) -> dict[str, float]:
+        """The confidence filters that are on (recorded in a run's configuration only when used)."""
+        return {k: v for k, v in (("min_margin", self.min_margin), ("min_gap", self.min_gap)) if v}
 
 
 @dataclass(frozen=True)
@@ -109,15 +126,23 @@ def fixed_pairs(n: int) -> list[tuple[int, int]]:
 
 
 # ---------------------------------------------------------------------- reading judgments
-def _winner(v: Any) -> tuple[str | None, str | None]:
-    """(winner, why there is none) from a Verdict or a plain label."""
+def _winner(v: Any, min_margin: float = 0.0) -> tuple[str | None, str | None]:
+    """(winner, why there is none) from a Verdict or a plain label; an A/B verdict less sure than
+    `min_margin` is a tie."""
     if isinstance(v, Verdict):
-        if v.winner is not None:
-            return v.winner, None
-        return None, _why("verdict", v.text, v.error)
-    if v in ("A", "B", "tie"):
-        return v, None
-    return None, f"unparseable verdict: {v!r}"
+        if v.winner is None:
+            return None, _why("verdict", v.text, v.error)
+        w, prob_a = v.winner, v.prob_a
+    elif v in ("A", "B", "tie"):
+        w, prob_a = v, None
+    else:
+        return None, f"unparseable verdict: {v!r}"
+    if min_margin and w in ("A", "B"):
+        if prob_a is None:
+            return None, "verdict has no probability (min_margin needs a logprob or reason-logprob judge)"
+        if abs(2 * prob_a - 1) < min_margin:
+            return "tie", None
+    return w, None
 
 
 def _value(s: Any) -> tuple[float | None, str | None]:
@@ -145,18 +170,19 @@ _FLIP = {"A": "B", "B": "A", "tie": "tie", None: None}
 
 
 # ---------------------------------------------------------------------- the two stages
-def pair_rank(n: int, compare: CompareFn, on_tie: str = "swap",
-              on_unparseable: str = "swap") -> tuple[list[PairResult], list[str]]:
-    """Judge the fixed pairs; undecided ones are re-judged in swapped order or dropped, by policy."""
+def pair_rank(n: int, compare: CompareFn, on_tie: str = "swap", on_unparseable: str = "swap",
+              min_margin: float = 0.0) -> tuple[list[PairResult], list[str]]:
+    """Judge the fixed pairs; undecided ones (and, with `min_margin`, unsure ones) are re-judged in swapped
+    order or dropped, by policy."""
     pairs = fixed_pairs(n)
-    first = [_winner(v) for v in compare(pairs)]
+    first = [_winner(v, min_margin) for v in compare(pairs)]
     errors = [f"pair ({a}, {b}): {why}" for (a, b), (w, why) in zip(pairs, first) if w is None]
     redo = [k for k, (w, _) in enumerate(first)
             if w not in ("A", "B") and (on_tie if w == "tie" else on_unparseable) == "swap"]
     second: dict[int, tuple[str | None, str | None]] = {}
     if redo:
         again = compare([(pairs[k][1], pairs[k][0]) for k in redo])
-        second = {k: _winner(v) for k, v in zip(redo, again)}
+        second = {k: _winner(v, min_margin) for k, v in zip(redo, again)}
     for k, (w, why) in second.items():
         if w is None:
             a, b = pairs[k]
@@ -202,7 +228,7 @@ def sift(n: int, compare: CompareFn, score: ScoreFn, config: SiftConfig = SiftCo
 
 
 def _pair_point(n, compare, score, config, seed) -> Decision:
-    pairs, errors = pair_rank(n, compare, config.on_tie, config.on_unparseable)
+    pairs, errors = pair_rank(n, compare, config.on_tie, config.on_unparseable, config.min_margin)
     decided = [p for p in pairs if p.decided is not None]
     if not decided:
         return Decision("pair-point", reason="no pair was decided", pairs=tuple(pairs), errors=tuple(errors))
@@ -214,12 +240,13 @@ def _pair_point(n, compare, score, config, seed) -> Decision:
     if c is None or r is None:
         which = "chosen" if c is None else "rejected"
         return Decision(**out, reason=f"no {which} candidate could be scored")
-    return _finish(out, c, r, scores)
+    return _finish(out, c, r, scores, config.min_gap)
 
 
-def _finish(out: dict, c: int, r: int, scores: dict[int, float | None]) -> Decision:
+def _finish(out: dict, c: int, r: int, scores: dict[int, float | None], min_gap: float = 0.0) -> Decision:
     cs, rs = scores[c], scores[r]
-    reason = None if cs > rs else f"chosen score {cs:g} is not above rejected score {rs:g}"
+    reason = None if cs - rs > min_gap else (f"chosen score {cs:g} is not above rejected score {rs:g}" if cs <= rs
+                                             else f"chosen score {cs:g} is not {min_gap:g} above rejected {rs:g}")
     return Decision(**out, chosen=c, rejected=r, chosen_score=cs, rejected_score=rs, reason=reason)
 
 
@@ -230,11 +257,11 @@ def _point_only(n, compare, score, config, seed) -> Decision:
     if len(valid) < 2:
         return Decision(**out, reason=f"only {len(valid)} candidate(s) could be scored")
     c, r = _best(valid, scores, 1), _best(valid, scores, -1)
-    return _finish(out, c, r, scores)
+    return _finish(out, c, r, scores, config.min_gap)
 
 
 def _pair_only(n, compare, score, config, seed) -> Decision:
-    pairs, errors = pair_rank(n, compare, config.on_tie, config.on_unparseable)
+    pairs, errors = pair_rank(n, compare, config.on_tie, config.on_unparseable, config.min_margin)
     decided = [p for p in pairs if p.decided is not None]
     out = dict(strategy="pair-only", pairs=tuple(pairs), errors=tuple(errors))
     if not decided:
