@@ -39,6 +39,11 @@ def test_cli_runs_and_prints_a_summary(tmp_path, judge_dir):
     assert json.loads((out / "run.json").read_text())["judge"]["point_scale"] == [1.0, 10.0]  # auto: 1-10
     again = CliRunner().invoke(app(), args + ["--resume"])
     assert json.loads(again.stdout)["already_done"] == 2
+    # the confidence filter re-reads the stored scores: no judge call, every pair too close on a 1-10 scale
+    gap = CliRunner().invoke(app(), args + ["--min-gap", "9"])
+    assert gap.exit_code == 0, gap.output
+    assert json.loads(gap.stdout)["kept"] == 0 and json.loads(gap.stdout)["judge_calls"] == {"pair": 0, "point": 0}
+    assert json.loads((out / "run.json").read_text())["min_gap"] == 9.0
     bad = CliRunner().invoke(app(), args[:6] + ["gan:x"] + args[7:])
     assert bad.exit_code != 0 and "KIND one of vlm:, diffusers:, t2v:, jsonl:" in str(bad.exception)
 
