@@ -136,6 +136,7 @@ def run_task(args: argparse.Namespace, task: str, seed: int, judges: dict[str, A
     from unireward.align.vlm import align_vlm
     from unireward.align.vlm_config import load_vlm_config
     from unireward.construct.run import construct
+    from unireward.construct.sift import SiftConfig
 
     root = args.out / f"{task}-seed{seed}"
     train_q = write_questions(root, task, "train", args.train_questions, seed)
@@ -156,7 +157,7 @@ def run_task(args: argparse.Namespace, task: str, seed: int, judges: dict[str, A
         correct = greedy_correct(str(out), test_q, oracle, args.max_new_tokens, args.video_as)
         return cell(name, correct, base, {**extra, "steps": summary["steps"], "train_loss": summary["train_loss"]})
 
-    filters = {k: v for k, v in (("min_margin", args.min_margin), ("min_gap", args.min_gap)) if v}
+    filters = SiftConfig(min_margin=args.min_margin, min_gap=args.min_gap).filters()  # validated, only those on
     tag = "".join(f"-{k.split('_')[1]}{v:g}" for k, v in filters.items())
     label = f" (margin >= {args.min_margin:g}, gap > {args.min_gap:g})" if filters else ""
     for signal in args.signals:
