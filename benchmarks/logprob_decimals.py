@@ -1,9 +1,13 @@
-"""What reading decimal scores costs in logprob mode (hf backend), with a small (~4 M parameter) Qwen2.5-VL.
+"""What reading decimal scores costs in logprob mode (hf backend), with a small (~4 M parameter) Qwen2.5-VL,
+and what running the prompt once for all rows saves.
 
 The image-generation pointwise template (1-5) is read over the integers (decimals=0), the one-decimal grid
-and the two-decimal grid, on the same items and the same model; each grid needs more rows per prompt in
-the one forward pass (1, 5 and 41: see `unireward.judges.hf`), and the time grows with the rows because
-every row repeats the whole prompt. The 0-100 integer scale is shown for comparison.
+and the two-decimal grid, on the same items and the same model; each grid needs more rows per prompt (1, 5
+and 41: see `unireward.judges.hf`). The 0-100 integer scale (9 rows) is shown too. Each grid is timed both
+ways, side by side: `joined` runs every row as its own prompt + answer sequence (the prompt and its image
+repeated per row), `shared` runs the prompt once and repeats its KV cache per row (the default; with one row
+both ways run the same code, so that ratio shows the timing noise). The largest
+difference in an option's log-probability between the two ways is reported with the ratio.
 
     python benchmarks/logprob_decimals.py [--items 8] [--batch-size 4] [--repeats 3]
 Prints one JSON object.
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import platform
 import tempfile
 import time
@@ -57,14 +62,23 @@ def main() -> None:
             options = numeral_options(*t.scale, t.decimals)
             rows = len(judge._build_trie(Choices(t.logprob_prefixes[""], options, True)).rows)
             chunks = [reqs[i:i + args.batch_size] for i in range(0, len(reqs), args.batch_size)]
-            judge._run_chunk(t, chunks[0])  # warm up
-            start = time.perf_counter()
-            for _ in range(args.repeats):
-                for chunk in chunks:
-                    judge._run_chunk(t, chunk)
-            per_item = (time.perf_counter() - start) / args.repeats / len(reqs)
+            timing, probs = {}, {}
+            for way, share in (("joined", False), ("shared", True)):
+                judge.share_prompt = share
+                judge._run_chunk(t, chunks[0])  # warm up
+                start = time.perf_counter()
+                for _ in range(args.repeats):
+                    for chunk in chunks:
+                        judge._run_chunk(t, chunk)
+                timing[way] = (time.perf_counter() - start) / args.repeats / len(reqs)
+                probs[way] = judge._choice_probs(chunks[0], Choices(t.logprob_prefixes[""], options, True))
+            diff = max(abs(math.log(a[k]) - math.log(b[k]))
+                       for a, b in zip(probs["joined"], probs["shared"]) for k in a)
             out["results"].append({"grid": name, "options": len(options), "rows_per_prompt": rows,
-                                   "seconds_per_item": round(per_item, 4)})
+                                   "seconds_per_item_joined": round(timing["joined"], 4),
+                                   "seconds_per_item_shared": round(timing["shared"], 4),
+                                   "speedup_shared": round(timing["joined"] / timing["shared"], 2),
+                                   "max_abs_logprob_diff": float(f"{diff:.2e}")})
     print(json.dumps(out, indent=1))
 
 

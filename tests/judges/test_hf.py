@@ -123,6 +123,38 @@ def test_batches_are_left_padded_correctly(tiny_qwen):
     assert [s.value for s in j.score_batch(points)] == pytest.approx([j.score_batch([p])[0].value for p in points])
 
 
+@pytest.mark.parametrize("arch", ARCHS)
+def test_shared_prompt_pass_equals_one_sequence_per_row(tiny_models, arch, monkeypatch):
+    """Multi-row answers (0-100: 9 rows; 1-5 with two decimals: 41) read after ONE prompt pass whose KV cache is
+    repeated per row give the distributions of running each row as its own sequence, in a left-padded batch
+    of different prompt lengths, with images and videos (frames, and native video where the model takes it).
+    The tolerance is tight on purpose: answer tokens placed one position off move these log-probabilities
+    by ~1e-4 on the tiny Qwen2.5-VL."""
+    from dataclasses import replace
+
+    from unireward.judges.base import Choices
+
+    kinds = ("frames", "video") if arch != "llava_onevision" else ("frames",)
+    for video_as in kinds:
+        j = judge(tiny_models[arch], mode="logprob", num_frames=4, batch_size=8, video_as=video_as, family="v1")
+        items = [{**item("image_understanding", "point", seed=0), "prompt": "What is shown here, in words?"},
+                 item("video_understanding", "point", seed=9), item("image_understanding", "point", seed=4)]
+        reqs = [j._request({**x, "task": Task(x["task"])}, Form.POINT, False) for x in items]
+        t = j.template("image_understanding", "point")
+        grids = [(t, 9), (replace(j.template("image_generation", "point"), decimals=2), 41)]
+        for tpl, n_rows in grids:
+            choices = Choices(tpl.logprob_prefixes[""], numeral_options(*tpl.scale, tpl.decimals), True)
+            assert len(j._build_trie(choices).rows) == n_rows
+            shared = j._choice_probs(reqs, choices)
+            monkeypatch.setattr(j, "share_prompt", False)
+            joined = j._choice_probs(reqs, choices)
+            monkeypatch.setattr(j, "share_prompt", True)
+            for a, b in zip(shared, joined):
+                assert a.keys() == b.keys()
+                worst = max(abs(math.log(a[k]) - math.log(b[k])) for k in a)
+                assert worst < 1e-5, (arch, video_as, n_rows, worst)
+
+
 def test_a_bad_item_does_not_sink_the_batch(tiny_qwen, media_dir):
     j = judge(tiny_qwen, mode="logprob", num_frames=4)
     good = item("image_generation", "pair")

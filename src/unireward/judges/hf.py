@@ -12,7 +12,10 @@ Scores are read digit by digit over every numeral of the scale: integer 1-5 need
 ("1" then "0" or the end), 0-100 nine; a template whose answers carry decimals reads the decimal grid too
 (P("3.7") = P(3) P(. | 3) P(7 | 3.); "3" alone also needs P(no digit and no "." next)): 1-5 with one
 decimal needs five rows ("1." .. "5."), with two decimals 41. Only the logits of the last few positions
-are computed (`logits_to_keep`).
+are computed (`logits_to_keep`). Where there is more than one row, the prompt (media included) runs once:
+its KV cache is repeated for each row and a second pass reads the rows' few answer tokens, so a 0-100
+score costs about one prompt pass, not nine (the positions of the answer tokens continue each prompt's own,
+multimodal RoPE included; the two ways agree to ~1e-6 in log-probability, see tests/judges/test_hf.py).
 
 Prompt length: a prompt longer than the model's context fails that item (its `error` says how long it is
 and what fits) and its neighbours in the batch run on. The limit is ``max_prompt_tokens`` if set, else
@@ -78,6 +81,9 @@ class HFJudge(Judge):
     _digit_ids: list[int]
     _dot_ids: list[int] | None = None
     context: int | None = None  # the text model's context in tokens (None where its config does not say)
+    # Logprob rows after one shared prompt pass (KV cache repeated per row); False runs every row as its own
+    # prompt + answer sequence, as before (same numbers to ~1e-6; kept for the side-by-side benchmark).
+    share_prompt: bool = True
 
     def _prepare_tokens(self) -> None:
         """The option-trie cache, the ids of tokens that continue a numeral (those starting with a digit;
@@ -198,8 +204,6 @@ class HFJudge(Judge):
         return self.tokenizer.batch_decode(new, skip_special_tokens=True)
 
     def _choice_probs(self, requests: list[Request], choices: Choices) -> list[dict[str, float]]:
-        import torch
-
         if self._dot_ids is None:
             self._prepare_tokens()
         key = (choices.prefix, tuple(choices.options.items()), choices.numeric)
@@ -209,6 +213,17 @@ class HFJudge(Judge):
         rows = trie.rows
         keep = max(len(r) for r in rows) + 1
         self._check_text_lengths(requests, keep)
+        dists = self._row_dists_shared(requests, rows, choices.prefix) if len(rows) > 1 and self.share_prompt else \
+            self._row_dists_joined(requests, rows, keep, choices.prefix)
+        cont = {label: self._continuation_ids(chars) for label, chars in trie.ends.items()}
+        return [trie.label_probs({prefix: dists[i, j, depth] for prefix, (j, depth) in trie.where.items()}, cont)
+                for i in range(len(requests))]
+
+    def _row_dists_joined(self, requests: list[Request], rows: list[list[int]], keep: int, prefix: str):
+        """Log next-token distributions [request, row, depth] from ONE forward pass over prompt + row texts
+        (the cheapest way when there is one row: no cache to keep)."""
+        import torch
+
         batch = [r for r in requests for _ in rows]
         suffixes = [self.tokenizer.decode(row, skip_special_tokens=False, clean_up_tokenization_spaces=False)
                     for _ in requests for row in rows]
@@ -218,20 +233,58 @@ class HFJudge(Judge):
         for b in range(ids.shape[0]):  # each row must end with its answer tokens (decode -> re-encode intact)
             row = rows[b % len(rows)]
             if row and ids[b, -len(row):].tolist() != row:
-                raise RuntimeError(f"the tokenizer does not reproduce the answer prefix {choices.prefix!r} "
-                                   "token for token; logprob mode cannot be used with this model")
+                raise RuntimeError(_reencode_error(prefix))
         with torch.inference_mode():
             logits = self.model(**inputs, logits_to_keep=keep).logits.float()
-        logp = torch.log_softmax(logits, dim=-1)
-        cont = {label: self._continuation_ids(chars) for label, chars in trie.ends.items()}
-        out = []
-        for i in range(len(requests)):
-            dists = {}
-            for prefix, (j, depth) in trie.where.items():
-                pos = keep - len(rows[j]) - 1 + depth  # index among the kept (last `keep`) positions
-                dists[prefix] = logp[i * len(rows) + j, pos]
-            out.append(trie.label_probs(dists, cont))
+        logp = torch.log_softmax(logits, dim=-1).view(len(requests), len(rows), keep, -1)
+        depth = max(len(r) for r in rows)
+        out = logp.new_empty(len(requests), len(rows), depth + 1, logp.shape[-1])
+        for j, row in enumerate(rows):  # row j's depth d sits at kept position keep - len(row) - 1 + d
+            out[:, j, :len(row) + 1] = logp[:, j, keep - len(row) - 1:]
         return out
+
+    def _row_dists_shared(self, requests: list[Request], rows: list[list[int]], prefix: str):
+        """The same distributions as `_row_dists_joined`, with the prompt run once: a forward pass over the
+        prompts keeps their KV cache, which is repeated for each row, then one pass over the rows' few answer
+        tokens. A 0-100 score (9 rows) costs one prompt pass instead of nine, and the media are processed once.
+
+        Positions continue each prompt: multimodal-RoPE models (Qwen-VL) get real-token count + k + their
+        rope delta, as in generation; others count from the padded length, as their prefill did."""
+        import torch
+
+        for r in requests:  # the answer tokens must be what the tokenizer makes of prompt + answer text
+            tail = self.prompt_text(r)[-64:]
+            for row in rows:
+                text = self.tokenizer.decode(row, skip_special_tokens=False, clean_up_tokenization_spaces=False)
+                if self.tokenizer.encode(tail + text, add_special_tokens=False)[-len(row):] != row:
+                    raise RuntimeError(_reencode_error(prefix))
+        inputs = self.encode(requests)
+        depth = max(len(r) for r in rows)
+        self._check_encoded(inputs, 1, 0, depth + 1)
+        inner = getattr(self.model, "model", None)
+        mrope = hasattr(inner, "rope_deltas")
+        if mrope:
+            inner.rope_deltas = None  # a stale delta from an earlier call must not place these prompts
+        n, width = len(rows), inputs["input_ids"].shape[1]
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        answer = torch.tensor([row + [pad] * (depth - len(row)) for row in rows], device=self.model.device)
+        mask = inputs["attention_mask"]
+        with torch.inference_mode():
+            first = self.model(**inputs, use_cache=True, logits_to_keep=1)
+            cache = first.cache if hasattr(first, "cache") else first.past_key_values
+            cache.batch_repeat_interleave(n)
+            kw: dict[str, Any] = {}
+            steps = torch.arange(depth, device=mask.device)
+            if mrope and inner.rope_deltas is not None:
+                pos = mask.sum(1, keepdim=True) + steps + inner.rope_deltas.to(mask.device)  # [request, k]
+                kw["position_ids"] = pos.repeat_interleave(n, 0).unsqueeze(0).expand(3, -1, -1)
+            more = self.model(input_ids=answer.repeat(len(requests), 1),
+                              attention_mask=torch.cat([mask.repeat_interleave(n, 0),
+                                                        mask.new_ones(len(requests) * n, depth)], 1),
+                              cache=cache, cache_position=width + steps, use_cache=False, **kw)
+        start = torch.log_softmax(first.logits[:, -1].float(), dim=-1)
+        rest = torch.log_softmax(more.logits.float(), dim=-1).view(len(requests), n, depth, -1)
+        return torch.cat([start[:, None, None].expand(-1, n, 1, -1), rest], 2)
 
     def _continuation_ids(self, chars: str) -> list[int]:
         """Token ids that, right after a numeral, make it longer: digits, and the decimal point if "." in chars."""
@@ -306,6 +359,11 @@ class _Trie:
         weights = {k: math.exp(v - top) for k, v in scores.items()}
         z = sum(weights.values())
         return {k: w / z for k, w in weights.items()}
+
+
+def _reencode_error(prefix: str) -> str:
+    return (f"the tokenizer does not reproduce the answer prefix {prefix!r} token for token; logprob mode cannot "
+            "be used with this model")
 
 
 def _common_prefix(seqs: list[tuple[int, ...]]) -> tuple[int, ...]:
