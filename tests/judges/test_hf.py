@@ -128,6 +128,7 @@ def test_shared_prompt_pass_equals_one_sequence_per_row(tiny_models, arch, monke
     """Multi-row answers (0-100: 9 rows; 1-5 with two decimals: 41) read after ONE prompt pass whose KV cache is
     repeated per row give the distributions of running each row as its own sequence, in a left-padded batch
     of different prompt lengths, with images and videos (frames, and native video where the model takes it).
+    Three prompts x 41 rows go in two passes (`ROWS_PER_PASS` 64), so the grouping is covered too.
     The tolerance is tight on purpose: answer tokens placed one position off move these log-probabilities
     by ~1e-4 on the tiny Qwen2.5-VL."""
     from dataclasses import replace

@@ -16,6 +16,7 @@ are computed (`logits_to_keep`). Where there is more than one row, the prompt (m
 its KV cache is repeated for each row and a second pass reads the rows' few answer tokens, so a 0-100
 score costs about one prompt pass, not nine (the positions of the answer tokens continue each prompt's own,
 multimodal RoPE included; the two ways agree to ~1e-6 in log-probability, see tests/judges/test_hf.py).
+Each row holds a copy of its prompt's cache, so rows go in passes of at most `ROWS_PER_PASS` sequences.
 
 Prompt length: a prompt longer than the model's context fails that item (its `error` says how long it is
 and what fits) and its neighbours in the batch run on. The limit is ``max_prompt_tokens`` if set, else
@@ -28,6 +29,7 @@ video tokens) before the forward pass. Generation never runs past the context.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,10 @@ from typing import Any
 from unireward.judges.arch import get_arch
 from unireward.judges.base import Choices, ItemErrors, Judge, Request
 from unireward.judges.config import JudgeConfig
+
+
+# Sequences in one answer-row pass after a shared prompt (each holds a copy of its prompt's KV cache).
+ROWS_PER_PASS = 64
 
 
 class HFJudge(Judge):
@@ -265,26 +271,31 @@ class HFJudge(Judge):
         mrope = hasattr(inner, "rope_deltas")
         if mrope:
             inner.rope_deltas = None  # a stale delta from an earlier call must not place these prompts
-        n, width = len(rows), inputs["input_ids"].shape[1]
+        b, width = len(requests), inputs["input_ids"].shape[1]
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
         answer = torch.tensor([row + [pad] * (depth - len(row)) for row in rows], device=self.model.device)
         mask = inputs["attention_mask"]
+        steps = torch.arange(depth, device=mask.device)
+        # The repeated cache is the memory cost (rows x prompts copies): at most ROWS_PER_PASS sequences at once.
+        group = max(1, ROWS_PER_PASS // b)
+        rest = []
         with torch.inference_mode():
             first = self.model(**inputs, use_cache=True, logits_to_keep=1)
-            cache = first.cache if hasattr(first, "cache") else first.past_key_values
-            cache.batch_repeat_interleave(n)
-            kw: dict[str, Any] = {}
-            steps = torch.arange(depth, device=mask.device)
-            if mrope and inner.rope_deltas is not None:
-                pos = mask.sum(1, keepdim=True) + steps + inner.rope_deltas.to(mask.device)  # [request, k]
-                kw["position_ids"] = pos.repeat_interleave(n, 0).unsqueeze(0).expand(3, -1, -1)
-            more = self.model(input_ids=answer.repeat(len(requests), 1),
-                              attention_mask=torch.cat([mask.repeat_interleave(n, 0),
-                                                        mask.new_ones(len(requests) * n, depth)], 1),
-                              cache=cache, cache_position=width + steps, use_cache=False, **kw)
+            prompt_cache = first.cache if hasattr(first, "cache") else first.past_key_values
+            for g in range(0, len(rows), group):
+                n = min(group, len(rows) - g)
+                cache = prompt_cache if n == len(rows) else copy.deepcopy(prompt_cache)
+                cache.batch_repeat_interleave(n)
+                kw: dict[str, Any] = {}
+                if mrope and inner.rope_deltas is not None:
+                    pos = mask.sum(1, keepdim=True) + steps + inner.rope_deltas.to(mask.device)  # [request, k]
+                    kw["position_ids"] = pos.repeat_interleave(n, 0).unsqueeze(0).expand(3, -1, -1)
+                full_mask = torch.cat([mask.repeat_interleave(n, 0), mask.new_ones(b * n, depth)], 1)
+                more = self.model(input_ids=answer[g:g + n].repeat(b, 1), attention_mask=full_mask, cache=cache,
+                                  cache_position=width + steps, use_cache=False, **kw)
+                rest.append(torch.log_softmax(more.logits.float(), dim=-1).view(b, n, depth, -1))
         start = torch.log_softmax(first.logits[:, -1].float(), dim=-1)
-        rest = torch.log_softmax(more.logits.float(), dim=-1).view(len(requests), n, depth, -1)
-        return torch.cat([start[:, None, None].expand(-1, n, 1, -1), rest], 2)
+        return torch.cat([start[:, None, None].expand(-1, len(rows), 1, -1), torch.cat(rest, 1)], 2)
 
     def _continuation_ids(self, chars: str) -> list[int]:
         """Token ids that, right after a numeral, make it longer: digits, and the decimal point if "." in chars."""
