@@ -30,6 +30,7 @@ video tokens) before the forward pass. Generation never runs past the context.
 from __future__ import annotations
 
 import copy
+import inspect
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -278,6 +279,8 @@ class HFJudge(Judge):
         steps = torch.arange(depth, device=mask.device)
         # The repeated cache is the memory cost (rows x prompts copies): at most ROWS_PER_PASS sequences at once.
         group = max(1, ROWS_PER_PASS // b)
+        # transformers renamed `past_key_values` to `cache` during 5.x; use whichever this version's forward takes
+        cache_arg = "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"
         rest = []
         with torch.inference_mode():
             first = self.model(**inputs, use_cache=True, logits_to_keep=1)
@@ -291,7 +294,8 @@ class HFJudge(Judge):
                     pos = mask.sum(1, keepdim=True) + steps + inner.rope_deltas.to(mask.device)  # [request, k]
                     kw["position_ids"] = pos.repeat_interleave(n, 0).unsqueeze(0).expand(3, -1, -1)
                 full_mask = torch.cat([mask.repeat_interleave(n, 0), mask.new_ones(b * n, depth)], 1)
-                more = self.model(input_ids=answer[g:g + n].repeat(b, 1), attention_mask=full_mask, cache=cache,
+                kw[cache_arg] = cache
+                more = self.model(input_ids=answer[g:g + n].repeat(b, 1), attention_mask=full_mask,
                                   cache_position=width + steps, use_cache=False, **kw)
                 rest.append(torch.log_softmax(more.logits.float(), dim=-1).view(b, n, depth, -1))
         start = torch.log_softmax(first.logits[:, -1].float(), dim=-1)
