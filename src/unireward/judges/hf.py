@@ -91,6 +91,7 @@ class HFJudge(Judge):
     # Logprob rows after one shared prompt pass (KV cache repeated per row); False runs every row as its own
     # prompt + answer sequence, as before (same numbers to ~1e-6; kept for the side-by-side benchmark).
     share_prompt: bool = True
+    _cache_arg: str = "cache"  # the forward's keyword for a KV cache (set by `_prepare_tokens`)
 
     def _prepare_tokens(self) -> None:
         """The option-trie cache, the ids of tokens that continue a numeral (those starting with a digit;
@@ -103,6 +104,8 @@ class HFJudge(Judge):
         config = self.model.config
         text_config = config.get_text_config() if hasattr(config, "get_text_config") else config
         self.context = getattr(text_config, "max_position_embeddings", None)
+        # transformers renamed `past_key_values` to `cache` during 5.x; use whichever this version's forward takes
+        self._cache_arg = "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"
 
     # ------------------------------------------------------------------ encoding
     def _messages(self, req: Request) -> list[dict]:
@@ -259,10 +262,11 @@ class HFJudge(Judge):
         rope delta, as in generation; others count from the padded length, as their prefill did."""
         import torch
 
+        texts = [self.tokenizer.decode(row, skip_special_tokens=False, clean_up_tokenization_spaces=False)
+                 for row in rows]
         for r in requests:  # the answer tokens must be what the tokenizer makes of prompt + answer text
             tail = self.prompt_text(r)[-64:]
-            for row in rows:
-                text = self.tokenizer.decode(row, skip_special_tokens=False, clean_up_tokenization_spaces=False)
+            for row, text in zip(rows, texts):
                 if self.tokenizer.encode(tail + text, add_special_tokens=False)[-len(row):] != row:
                     raise RuntimeError(_reencode_error(prefix))
         inputs = self.encode(requests)
@@ -279,8 +283,6 @@ class HFJudge(Judge):
         steps = torch.arange(depth, device=mask.device)
         # The repeated cache is the memory cost (rows x prompts copies): at most ROWS_PER_PASS sequences at once.
         group = max(1, ROWS_PER_PASS // b)
-        # transformers renamed `past_key_values` to `cache` during 5.x; use whichever this version's forward takes
-        cache_arg = "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"
         rest = []
         with torch.inference_mode():
             first = self.model(**inputs, use_cache=True, logits_to_keep=1)
@@ -294,7 +296,7 @@ class HFJudge(Judge):
                     pos = mask.sum(1, keepdim=True) + steps + inner.rope_deltas.to(mask.device)  # [request, k]
                     kw["position_ids"] = pos.repeat_interleave(n, 0).unsqueeze(0).expand(3, -1, -1)
                 full_mask = torch.cat([mask.repeat_interleave(n, 0), mask.new_ones(b * n, depth)], 1)
-                kw[cache_arg] = cache
+                kw[self._cache_arg] = cache
                 more = self.model(input_ids=answer[g:g + n].repeat(b, 1), attention_mask=full_mask,
                                   cache_position=width + steps, use_cache=False, **kw)
                 rest.append(torch.log_softmax(more.logits.float(), dim=-1).view(b, n, depth, -1))
