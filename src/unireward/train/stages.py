@@ -244,17 +244,39 @@ class SceneHead(nn.Module):
 
     `clip_token_dim` > 0 first maps every token to that many features (one shared linear map) and the MLP reads
     those: the full-width MLP has frames x cells x dim inputs (9,216 at hidden 128) for a few clips a step and
-    learned colour changes and jumps slowly (87.5% / 83.3% at 4,000 steps)."""
+    learned colour changes and jumps slowly (87.5% / 83.3% at 4,000 steps).
 
-    def __init__(self, dim: int, cells: int, frames: int, hidden: int = 256, clip_token_dim: int = 0):
+    `track_dim` > 0 adds attention along the track (its logits are added to the MLP's): for each cell, a query
+    made from that cell's tokens in every frame (what starts there) attends over each frame's tokens and picks up
+    the object wherever it has moved; an MLP reads those per-frame picks. The flat MLP has to learn every
+    (colour, cell) x (colour, cell) combination to see a colour change on a moving object; the attention makes the
+    comparison position-free."""
+
+    def __init__(self, dim: int, cells: int, frames: int, hidden: int = 256, clip_token_dim: int = 0,
+                 track_dim: int = 0):
         super().__init__()
         self.cells = cells
         self.token_heads = {**TOKEN_HEADS, "cell": cells, "offset": 2}
         self.token = nn.Linear(dim, sum(self.token_heads.values()))
         width = clip_token_dim or dim
         self.reduce = nn.Linear(dim, clip_token_dim) if clip_token_dim else nn.Identity()
+        n_out = sum(CLIP_HEADS.values())
         self.clip = nn.Sequential(nn.Linear(frames * cells * width, hidden), nn.GELU(),
-                                  nn.Linear(hidden, cells * sum(CLIP_HEADS.values())))
+                                  nn.Linear(hidden, cells * n_out))
+        self.track = nn.ModuleDict({
+            "query": nn.Linear(frames * width, track_dim), "key": nn.Linear(width, track_dim),
+            "value": nn.Linear(width, track_dim),
+            "read": nn.Sequential(nn.Linear(frames * track_dim + frames * width, hidden), nn.GELU(),
+                                  nn.Linear(hidden, n_out))}) if track_dim else None
+
+    def track_logits(self, tokens: torch.Tensor) -> torch.Tensor:
+        """(clips, frames, cells, width) -> (clips, cells, outputs): per start cell, attend in every frame."""
+        n, f, c, w = tokens.shape
+        column = tokens.transpose(1, 2).reshape(n, c, f * w)  # each cell over time
+        q, k, v = self.track["query"](column), self.track["key"](tokens), self.track["value"](tokens)
+        att = torch.einsum("ncd,nfkd->nfck", q, k) / math.sqrt(q.shape[-1])
+        picked = torch.einsum("nfck,nfkd->ncfd", att.softmax(-1), v).reshape(n, c, -1)
+        return self.track["read"](torch.cat([picked, column], -1))
 
     def split(self, logits: torch.Tensor, heads: dict[str, int]) -> dict[str, torch.Tensor]:
         out, i = {}, 0
@@ -267,7 +289,10 @@ class SceneHead(nn.Module):
         clip_tokens = self.reduce(tokens[tokens.shape[0] - n_clips * frames * self.cells:] if n_clips
                                   else tokens[:0])
         flat = clip_tokens.reshape(n_clips, frames * self.cells * clip_tokens.shape[-1])
-        clip = self.split(self.clip(flat).reshape(n_clips, self.cells, -1), CLIP_HEADS)
+        logits = self.clip(flat).reshape(n_clips, self.cells, -1)
+        if self.track is not None:
+            logits = logits + self.track_logits(clip_tokens.reshape(n_clips, frames, self.cells, -1))
+        clip = self.split(logits, CLIP_HEADS)
         return tok, clip
 
 
@@ -368,6 +393,7 @@ class VisionSettings:
     image_size: int = 84
     offset_weight: float = 0.0  # > 0: also regress each object's centre within its cell (finer positions)
     clip_token_dim: int = 0  # > 0: the clip head reads each token mapped to this many features (SceneHead)
+    track_dim: int = 0  # > 0: the clip head also attends along each track, frame by frame (SceneHead)
 
 
 def _draw(kind: str, split: str, start: int, n: int, s: Any) -> list:
@@ -394,7 +420,8 @@ def train_vision(output: str | Path, base: str | Path, work: str | Path | None =
     processor = AutoProcessor.from_pretrained(str(base))
     vcfg = model.config.vision_config
     g, frames = _grid(s.image_size, vcfg.patch_size, vcfg.spatial_merge_size), 8
-    head = SceneHead(vcfg.out_hidden_size, g * g, frames, clip_token_dim=s.clip_token_dim)
+    head = SceneHead(vcfg.out_hidden_size, g * g, frames, clip_token_dim=s.clip_token_dim,
+                     track_dim=s.track_dim)
     visual = model.model.visual
     n_batches = max(1, s.probe_images // 32)
     per = max(1, s.probe_clips // n_batches)
