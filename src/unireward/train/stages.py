@@ -250,15 +250,23 @@ class SceneHead(nn.Module):
     made from that cell's tokens in every frame (what starts there) attends over each frame's tokens and picks up
     the object wherever it has moved; an MLP reads those per-frame picks. The flat MLP has to learn every
     (colour, cell) x (colour, cell) combination to see a colour change on a moving object; the attention makes the
-    comparison position-free."""
+    comparison position-free.
+
+    `read_attributes` also gives the clip head each token's attribute probabilities from the token readouts
+    (empty/shape, colour, size, dark; detached, so the clip loss does not bend them). Without them the head
+    learned "a still object changes colour" as a prior instead of comparing colours across frames (stage 0's
+    "turns" stayed at 92%: every error a still object that keeps its colour, while the token readout names its
+    colour right in every frame; docs/demo.md)."""
+
+    ATTRIBUTES = ("shape", "color", "size", "dark")
 
     def __init__(self, dim: int, cells: int, frames: int, hidden: int = 256, clip_token_dim: int = 0,
-                 track_dim: int = 0):
+                 track_dim: int = 0, read_attributes: bool = False):
         super().__init__()
-        self.cells = cells
+        self.cells, self.read_attributes = cells, read_attributes
         self.token_heads = {**TOKEN_HEADS, "cell": cells, "offset": 2}
         self.token = nn.Linear(dim, sum(self.token_heads.values()))
-        width = clip_token_dim or dim
+        width = (clip_token_dim or dim) + (sum(TOKEN_HEADS[k] for k in self.ATTRIBUTES) if read_attributes else 0)
         self.reduce = nn.Linear(dim, clip_token_dim) if clip_token_dim else nn.Identity()
         n_out = sum(CLIP_HEADS.values())
         self.clip = nn.Sequential(nn.Linear(frames * cells * width, hidden), nn.GELU(),
@@ -286,8 +294,11 @@ class SceneHead(nn.Module):
 
     def forward(self, tokens: torch.Tensor, n_clips: int, frames: int) -> tuple[dict, dict]:
         tok = self.split(self.token(tokens), self.token_heads)
-        clip_tokens = self.reduce(tokens[tokens.shape[0] - n_clips * frames * self.cells:] if n_clips
-                                  else tokens[:0])
+        first = tokens.shape[0] - n_clips * frames * self.cells if n_clips else tokens.shape[0]
+        clip_tokens = self.reduce(tokens[first:])
+        if self.read_attributes:
+            probs = [tok[k][first:].detach().softmax(-1) for k in self.ATTRIBUTES]
+            clip_tokens = torch.cat([clip_tokens, *probs], -1)
         flat = clip_tokens.reshape(n_clips, frames * self.cells * clip_tokens.shape[-1])
         logits = self.clip(flat).reshape(n_clips, self.cells, -1)
         if self.track is not None:
@@ -394,6 +405,7 @@ class VisionSettings:
     offset_weight: float = 0.0  # > 0: also regress each object's centre within its cell (finer positions)
     clip_token_dim: int = 0  # > 0: the clip head reads each token mapped to this many features (SceneHead)
     track_dim: int = 0  # > 0: the clip head also attends along each track, frame by frame (SceneHead)
+    read_attributes: bool = False  # the clip head also reads each token's attribute probabilities (SceneHead)
 
 
 def _draw(kind: str, split: str, start: int, n: int, s: Any) -> list:
@@ -421,7 +433,7 @@ def train_vision(output: str | Path, base: str | Path, work: str | Path | None =
     vcfg = model.config.vision_config
     g, frames = _grid(s.image_size, vcfg.patch_size, vcfg.spatial_merge_size), 8
     head = SceneHead(vcfg.out_hidden_size, g * g, frames, clip_token_dim=s.clip_token_dim,
-                     track_dim=s.track_dim)
+                     track_dim=s.track_dim, read_attributes=s.read_attributes)
     visual = model.model.visual
     n_batches = max(1, s.probe_images // 32)
     per = max(1, s.probe_clips // n_batches)
