@@ -310,3 +310,14 @@ def test_track_attention_reads_a_colour_change_on_a_moving_object():
     # attention along the track compares frames wherever the object is (stage 0's "turns", docs/demo.md).
     flat, track = _turns_accuracy(0), _turns_accuracy(8)
     assert track >= 0.9 and track > flat + 0.1, (flat, track)
+
+
+@pytest.mark.parametrize("options", [{}, {"clip_token_dim": 8, "track_dim": 4, "read_attributes": True}])
+def test_scene_head_takes_batches_with_and_without_clips(options):
+    from unireward.train.stages import CLIP_HEADS, TOKEN_HEADS, SceneHead
+
+    head = SceneHead(16, 9, 8, **options)
+    for n_images, n_clips in ((4, 0), (2, 3)):  # images only (stage 0 with clips=0) crashed on an empty reshape
+        tok, clip = head(torch.randn((n_images + n_clips * 8) * 9, 16), n_clips, 8)
+        assert tok["color"].shape == ((n_images + n_clips * 8) * 9, TOKEN_HEADS["color"])
+        assert {k: v.shape for k, v in clip.items()} == {k: (n_clips, 9, n) for k, n in CLIP_HEADS.items()}

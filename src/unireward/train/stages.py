@@ -293,18 +293,21 @@ class SceneHead(nn.Module):
         return out
 
     def forward(self, tokens: torch.Tensor, n_clips: int, frames: int) -> tuple[dict, dict]:
+        """Token logits for every token, clip logits (clips, cells, outputs) from the last clips x frames x cells
+        tokens (images come first in a batch)."""
         tok = self.split(self.token(tokens), self.token_heads)
-        first = tokens.shape[0] - n_clips * frames * self.cells if n_clips else tokens.shape[0]
+        if not n_clips:
+            return tok, self.split(tokens.new_zeros(0, self.cells, sum(CLIP_HEADS.values())), CLIP_HEADS)
+        first = tokens.shape[0] - n_clips * frames * self.cells
         clip_tokens = self.reduce(tokens[first:])
         if self.read_attributes:
             probs = [tok[k][first:].detach().softmax(-1) for k in self.ATTRIBUTES]
             clip_tokens = torch.cat([clip_tokens, *probs], -1)
-        flat = clip_tokens.reshape(n_clips, frames * self.cells * clip_tokens.shape[-1])
-        logits = self.clip(flat).reshape(n_clips, self.cells, -1)
+        per_frame = clip_tokens.reshape(n_clips, frames, self.cells, -1)
+        logits = self.clip(per_frame.flatten(1)).reshape(n_clips, self.cells, -1)
         if self.track is not None:
-            logits = logits + self.track_logits(clip_tokens.reshape(n_clips, frames, self.cells, -1))
-        clip = self.split(logits, CLIP_HEADS)
-        return tok, clip
+            logits = logits + self.track_logits(per_frame)
+        return tok, self.split(logits, CLIP_HEADS)
 
 
 @dataclass
