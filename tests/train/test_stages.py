@@ -83,7 +83,8 @@ def test_stage0_trains_probes_held_out_scenes_and_resumes_exactly(small_base, tm
     from unireward.train.stages import VisionSettings, train_vision
 
     s = VisionSettings(steps=4, images=4, clips=1, probe_every=1, save_every=2, probe_images=32, probe_clips=8,
-                       warmup=1, offset_weight=4.0, clip_token_dim=8, track_dim=8, read_attributes=True)
+                       warmup=1, offset_weight=4.0, clip_token_dim=8, track_dim=8, read_attributes=True,
+                       clip_at_starts=True)
     full = train_vision(tmp_path / "full", small_base, settings=s, log=lambda _: None)
     losses = [h["loss"] for h in full["history"]]
     assert full["steps"] == 4 and losses[-1] < losses[0]  # it learns

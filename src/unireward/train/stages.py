@@ -350,14 +350,17 @@ def _offset_error(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (pred[held] - target[held]).abs().mean() if held.any() else pred.sum() * 0.0
 
 
-def vision_loss(model: Any, head: SceneHead, batch: VisionBatch, frames: int, offset_weight: float = 0.0
-                ) -> torch.Tensor:
+def vision_loss(model: Any, head: SceneHead, batch: VisionBatch, frames: int, offset_weight: float = 0.0,
+                clip_at_starts: bool = False) -> torch.Tensor:
+    """Cross-entropy of every token readout, plus the clip readouts: at every cell ("none" where no track
+    starts), or with `clip_at_starts` only at the cells where a track starts, which is what the probe reads."""
     tok, clip = head(_vision_tokens(model, batch), batch.n_clips, frames)
     loss = sum(_ce(tok[k], batch.token[k]) for k in TOKEN_HEADS)
     if offset_weight:
         loss = loss + offset_weight * _offset_error(tok["offset"], batch.token["offset"])
     if batch.n_clips:
-        loss = loss + sum(_ce(clip[k], batch.clip[k]) for k in CLIP_HEADS)
+        off = batch.clip["starts"] == 0 if clip_at_starts else torch.zeros_like(batch.clip["starts"], dtype=torch.bool)
+        loss = loss + sum(_ce(clip[k], batch.clip[k].masked_fill(off, IGNORE)) for k in CLIP_HEADS)
     return loss
 
 
@@ -409,6 +412,7 @@ class VisionSettings:
     clip_token_dim: int = 0  # > 0: the clip head reads each token mapped to this many features (SceneHead)
     track_dim: int = 0  # > 0: the clip head also attends along each track, frame by frame (SceneHead)
     read_attributes: bool = False  # the clip head also reads each token's attribute probabilities (SceneHead)
+    clip_at_starts: bool = False  # the clip loss only where a track starts (vision_loss), not "none" elsewhere
 
 
 def _draw(kind: str, split: str, start: int, n: int, s: Any) -> list:
@@ -447,7 +451,7 @@ def train_vision(output: str | Path, base: str | Path, work: str | Path | None =
         scenes = _draw("image", "train", step * s.images, s.images, s)
         clips = _draw("clip", "train", step * s.clips, s.clips, s)
         return vision_loss(model, head, vision_batch(processor, scenes, clips, s.image_size, g), frames,
-                           s.offset_weight)
+                           s.offset_weight, s.clip_at_starts)
 
     def probe() -> dict[str, Any]:
         visual.eval()
