@@ -84,8 +84,10 @@ def test_stage0_trains_probes_held_out_scenes_and_resumes_exactly(small_base, tm
 
     s = VisionSettings(steps=4, images=4, clips=1, probe_every=1, save_every=2, probe_images=32, probe_clips=8,
                        warmup=1, offset_weight=4.0, clip_token_dim=8, track_dim=8, read_attributes=True,
-                       clip_at_starts=True)
+                       clip_at_starts=True, refit_clips=4, refit_epochs=2)
     full = train_vision(tmp_path / "full", small_base, settings=s, log=lambda _: None)
+    assert set(full["refit_probe"]) == {"refit_direction", "refit_speed", "refit_turns", "refit_event", "refit_jump"}
+    assert all(0 <= v <= 1 for v in full["refit_probe"].values())
     losses = [h["loss"] for h in full["history"]]
     assert full["steps"] == 4 and losses[-1] < losses[0]  # it learns
     assert set(full["probe"]) >= {"empty", "shape", "color", "size", "dark", "offset_px", "direction", "speed", "jump"}
@@ -96,6 +98,7 @@ def test_stage0_trains_probes_held_out_scenes_and_resumes_exactly(small_base, tm
     resumed = train_vision(tmp_path / "cut", small_base, settings=s, log=lines.append)
     assert lines[0] == "resumed at step 2" and resumed["steps"] == 4
     assert resumed["history"][-1]["loss"] == full["history"][-1]["loss"]
+    assert resumed["refit_probe"] == full["refit_probe"]
     a, b = _weights(tmp_path / "full"), _weights(tmp_path / "cut")
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert json.loads((tmp_path / "full" / "stage.json").read_text())["stage"] == 0

@@ -392,6 +392,46 @@ def vision_probe(model: Any, head: SceneHead, batches: list[VisionBatch], frames
     return {k: round(float(np.mean(v)), 4) for k, v in hits.items() if v}
 
 
+@torch.no_grad()
+def _clip_tokens(model: Any, processor: Any, clips: list[Clip], size: int, g: int, frames: int
+                 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    batches = [vision_batch(processor, [], clips[i:i + 16], size, g) for i in range(0, len(clips), 16)]
+    tokens = torch.cat([_vision_tokens(model, b).reshape(b.n_clips, frames * g * g, -1) for b in batches])
+    return tokens, {k: torch.cat([b.clip[k] for b in batches]) for k in batches[0].clip}
+
+
+def refit_clip_probe(model: Any, head: SceneHead, processor: Any, s: VisionSettings, g: int, frames: int,
+                     log: Callable[[str], None] = print) -> dict[str, float]:
+    """What the frozen tower's tokens hold about clips, apart from how well stage 0 fitted its own clip head:
+    a fresh clip readout (attention along the track, reading the trained token readout's attribute
+    probabilities) is fitted on `s.refit_clips` train clips for `s.refit_epochs` epochs and read on the val probe
+    clips (the linear-probe practice of representation learning). Returns ``refit_<attribute>`` accuracies."""
+    model.model.visual.eval()
+    torch.manual_seed(s.seed)
+    fresh = SceneHead(head.token.in_features, head.cells, frames, clip_token_dim=s.clip_token_dim or 32,
+                      track_dim=s.track_dim or 32, read_attributes=True)
+    fresh.token.load_state_dict(head.token.state_dict())
+    fresh.token.requires_grad_(False)
+    x, y = _clip_tokens(model, processor, _draw("clip", "train", 0, s.refit_clips, s), s.image_size, g, frames)
+    x_val, y_val = _clip_tokens(model, processor, _draw("clip", "val", 0, s.probe_clips, s), s.image_size, g,
+                                frames)
+    opt = torch.optim.AdamW([q for q in fresh.parameters() if q.requires_grad], lr=1e-3)
+    for epoch in range(s.refit_epochs):
+        for idx in torch.randperm(len(x)).split(32):
+            _, clip = fresh(x[idx].flatten(0, 1), len(idx), frames)
+            off = y["starts"][idx] == 0
+            loss = sum(_ce(clip[k], y[k][idx].masked_fill(off, IGNORE)) for k in CLIP_HEADS)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        log(json.dumps({"refit_epoch": epoch + 1, "loss": round(loss.item(), 4)}))
+    with torch.no_grad():
+        _, clip = fresh(x_val.flatten(0, 1), len(x_val), frames)
+    starts = y_val["starts"] > 0
+    return {f"refit_{k}": round(float((clip[k].argmax(-1) == y_val[k])[starts].float().mean()), 4)
+            for k in CLIP_HEADS}
+
+
 @dataclass
 class VisionSettings:
     """Stage 0 settings: steps, scenes and clips per step, learning rate, probe size, the world's options."""
@@ -413,6 +453,8 @@ class VisionSettings:
     track_dim: int = 0  # > 0: the clip head also attends along each track, frame by frame (SceneHead)
     read_attributes: bool = False  # the clip head also reads each token's attribute probabilities (SceneHead)
     clip_at_starts: bool = False  # the clip loss only where a track starts (vision_loss), not "none" elsewhere
+    refit_clips: int = 0  # > 0: after training, refit a clip readout on the frozen tower (refit_clip_probe)
+    refit_epochs: int = 15
 
 
 def _draw(kind: str, split: str, start: int, n: int, s: Any) -> list:
@@ -465,9 +507,14 @@ def train_vision(output: str | Path, base: str | Path, work: str | Path | None =
     start = time.time()
     state = run_loop({"visual": visual, "head": head}, params, loss_fn, probe, work, s.steps, s.lr, s.warmup,
                      s.probe_every, s.save_every, log)
-    _save_model(model, processor, output, {"stage": 0, "settings": asdict(s), "history": state.history})
+    refit = refit_clip_probe(model, head, processor, s, g, frames, log) if s.refit_clips else {}
+    if refit:
+        log(json.dumps({"step": state.step, "refit_probe": refit}))
+    _save_model(model, processor, output, {"stage": 0, "settings": asdict(s), "history": state.history,
+                                           "refit_probe": refit})
     return {"output": str(output), "steps": state.step, "seconds": round(time.time() - start, 1),
-            "probe": state.history[-1]["probe"] if state.history else None, "history": state.history}
+            "probe": state.history[-1]["probe"] if state.history else None, "history": state.history,
+            "refit_probe": refit}
 
 
 def _save_model(model: Any, processor: Any, output: Path, meta: dict[str, Any]) -> None:
