@@ -338,9 +338,10 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     p.add_argument("--n", type=int, default=10, help="Answers sampled per training question (upstream 10).")
     p.add_argument("--temperature", type=float, default=0.7, help="Sampling temperature (upstream 0.7).")
     p.add_argument("--max-new-tokens", type=int, default=16)
-    p.add_argument("--video-as", choices=("video", "frames"), default="video",
-                   help="How the answerer sees a video (frames for assets/small-answerer; set the DPO config's "
-                        "video_as to match).")
+    p.add_argument("--video-as", choices=("video", "frames"),
+                   help="How the answerer sees a video when sampled and tested (default: the DPO config's "
+                        "video_as, so sampling, training and testing see the same input; frames for "
+                        "assets/small-answerer). A value that differs from the config's is refused.")
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.add_argument("--signals", nargs="+", default=["oracle", "judge"], choices=("oracle", "judge"),
                    help="Pair signals to run (both by default).")
@@ -358,6 +359,14 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         return rows
     if not (args.answerer and args.judge):
         p.error("--answerer and --judge are required (unless --merge)")
+    from unireward.align.vlm_config import load_vlm_config
+
+    trains_on = load_vlm_config(args.config).video_as
+    if args.video_as and args.video_as != trains_on:
+        # a silent mismatch once sampled and tested on native video while DPO trained on frames (docs/align.md)
+        p.error(f"--video-as {args.video_as} but the DPO config ({args.config or 'default'}) trains with video_as "
+                f"{trains_on}: the answerer would be sampled and tested on one input and trained on another")
+    args.video_as = args.video_as or trains_on
     args.out.mkdir(parents=True, exist_ok=True)
 
     import unireward as ur

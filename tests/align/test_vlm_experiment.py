@@ -111,3 +111,13 @@ def test_merge_combines_seeds_run_as_separate_jobs_and_refuses_conflicts(tmp_pat
         exp.merge([b, d])
     with pytest.raises(FileNotFoundError, match="missing/results.json does not exist"):
         exp.merge([a, tmp_path / "missing"])
+
+
+def test_video_input_follows_the_dpo_config_and_a_mismatch_is_refused(tmp_path, capsys):
+    exp = load_experiment("align_understanding")
+    cfg = tmp_path / "dpo.yaml"
+    cfg.write_text("video_as: frames\n")
+    common = ["--answerer", "a", "--judge", "oracle", "--out", str(tmp_path / "run"), "--config", str(cfg)]
+    with pytest.raises(SystemExit):
+        exp.main([*common, "--video-as", "video"])
+    assert "--video-as video but the DPO config" in capsys.readouterr().err
