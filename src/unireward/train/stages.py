@@ -365,9 +365,14 @@ def vision_loss(model: Any, head: SceneHead, batch: VisionBatch, frames: int, of
     if offset_weight:
         loss = loss + offset_weight * _offset_error(tok["offset"], batch.token["offset"])
     if batch.n_clips:
-        off = batch.clip["starts"] == 0 if clip_at_starts else torch.zeros_like(batch.clip["starts"], dtype=torch.bool)
-        loss = loss + sum(_ce(clip[k], batch.clip[k].masked_fill(off, IGNORE)) for k in CLIP_HEADS)
+        loss = loss + _clip_ce(clip, batch.clip, clip_at_starts)
     return loss
+
+
+def _clip_ce(clip: dict[str, torch.Tensor], labels: dict[str, torch.Tensor], at_starts: bool) -> torch.Tensor:
+    """Cross-entropy of the clip readouts, summed over attributes; `at_starts`: only where a track starts."""
+    off = labels["starts"] == 0
+    return sum(_ce(clip[k], labels[k].masked_fill(off, IGNORE) if at_starts else labels[k]) for k in CLIP_HEADS)
 
 
 @torch.no_grad()
@@ -425,8 +430,7 @@ def refit_clip_probe(model: Any, head: SceneHead, processor: Any, s: VisionSetti
     for epoch in range(s.refit_epochs):
         for idx in torch.randperm(len(x)).split(32):
             _, clip = fresh(x[idx].flatten(0, 1), len(idx), frames)
-            off = y["starts"][idx] == 0
-            loss = sum(_ce(clip[k], y[k][idx].masked_fill(off, IGNORE)) for k in CLIP_HEADS)
+            loss = _clip_ce(clip, {k: v[idx] for k, v in y.items()}, at_starts=True)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
