@@ -113,7 +113,7 @@ def test_merge_combines_seeds_run_as_separate_jobs_and_refuses_conflicts(tmp_pat
         exp.merge([a, tmp_path / "missing"])
 
 
-def test_video_input_follows_the_dpo_config_and_a_mismatch_is_refused(tmp_path, capsys):
+def test_a_video_input_that_differs_from_the_dpo_config_is_refused(tmp_path, capsys):
     exp = load_experiment("align_understanding")
     cfg = tmp_path / "dpo.yaml"
     cfg.write_text("video_as: frames\n")
