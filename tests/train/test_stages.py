@@ -206,6 +206,48 @@ def test_reason_batch_trains_what_follows_the_descriptions_only(small_base):
     assert iu.split("\n")[-1] in ("Answer 1 is better.", "Answer 2 is better.")
 
 
+@pytest.mark.parametrize("stage", ["align", "reason"])
+def test_length_sorted_micro_batches_give_the_batch_loss_and_gradient_with_less_padding(small_base, stage):
+    from transformers import AutoProcessor, Qwen2_5_VLForConditionalGeneration
+
+    from unireward.train.stages import (
+        AlignSettings,
+        ReasonSettings,
+        align_batch,
+        describe_example,
+        length_sorted_chunks,
+        reason_batch,
+        reason_example,
+    )
+
+    proc = AutoProcessor.from_pretrained(small_base)
+    model = Qwen2_5_VLForConditionalGeneration.from_pretrained(small_base)
+    if stage == "align":  # one or two images or 8-frame clips per row: 1 to 16 pictures
+        batch = align_batch(proc, [describe_example(i, "train", AlignSettings()) for i in range(6)], 84)
+    else:
+        batch = reason_batch(proc, [reason_example(i, "train", ReasonSettings()) for i in range(16)])
+    parts = length_sorted_chunks(batch, 3)
+    assert sorted(r for p in parts for r in p["attention_mask"].sum(1).tolist()) == sorted(
+        batch["attention_mask"].sum(1).tolist())  # every row once
+    assert sum(p["input_ids"].numel() for p in parts) < batch["input_ids"].numel()  # less padding
+    if stage == "align":
+        assert sum(len(p["pixel_values"]) for p in parts) == len(batch["pixel_values"])
+        assert sum(len(p["image_grid_thw"]) for p in parts) == len(batch["image_grid_thw"])
+
+    def loss_and_grads(chunks):
+        model.zero_grad()
+        loss = sum(model(**c).loss for c in chunks)
+        loss.backward()
+        return loss.item(), {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+
+    whole, g_whole = loss_and_grads([batch])
+    split, g_split = loss_and_grads(parts)
+    assert split == pytest.approx(whole, rel=1e-5)
+    assert g_whole.keys() == g_split.keys()
+    for name, g in g_whole.items():
+        torch.testing.assert_close(g_split[name], g, rtol=1e-4, atol=1e-7, msg=name)
+
+
 def test_stage1b_trains_the_language_model_only_probes_and_resumes_exactly(small_base, tmp_path):
     from unireward.train.stages import TASK_FORMS, ReasonSettings, train_reason
 

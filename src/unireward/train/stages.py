@@ -48,6 +48,12 @@ Design choices a user will notice:
 - **Resumable loops with a stateless schedule**: a checkpoint (``WORK/state.pt``: weights, head, optimizer,
   step, probe history) is written every ``save_every`` steps; the learning rate is a function of the step
   (warmup, cosine), so resume needs no scheduler state and continues exactly.
+- **Length-sorted micro-batches** (`micro_batches`, 4 by default in stages 1, 1b and the answerer): a batch that
+  mixes tasks pads every row to its longest (a third of a stage-1b batch, half of a stage-1 batch was padding);
+  `length_sorted_chunks` runs it as micro-batches of rows of similar length, the loss normalised by the whole
+  batch's token count, so the step's loss and gradient are the batch's (tested to float precision) and a step
+  costs less (benchmarks/stage_micro_batches.py: 1.48x on stage 1b, 1.31x on stage 1). ``micro_batches=1`` is
+  the plain padded batch.
 - Plain torch loops rather than TRL: TRL's SFTTrainer wants a dataset; these stages draw data on the fly and
   stage 0 has no language loss. Stage 2 is the judge SFT of `train_judge`, unchanged.
 """
@@ -181,6 +187,44 @@ def encode(processor: Any, texts: list[str], images: list, padding_side: str = "
     enc = processor.tokenizer(out, padding=True, padding_side=padding_side, return_tensors="pt")
     types = (enc["input_ids"] == processor.image_token_id).long()  # 1 on image tokens (no videos here)
     return {**enc, "mm_token_type_ids": types, "pixel_values": pv, "image_grid_thw": grid}
+
+
+def length_sorted_chunks(batch: dict[str, torch.Tensor], k: int) -> list[dict[str, torch.Tensor]]:
+    """A right-padded training batch as `k` micro-batches of rows of similar length, each cut to its own longest
+    row. Each carries ``num_items_in_batch`` (the whole batch's count of trained tokens), so the micro-batches'
+    losses sum to the batch's mean loss and their gradients to its gradient: the same step, with less padding.
+    (Mixed tasks make one batch's rows 70-300 tokens long; a third of a stage-1b batch was padding.) Images
+    follow their rows: each row owns the next images whose merged tokens it holds."""
+    lengths = batch["attention_mask"].sum(1)
+    if k <= 1 or len(lengths) < 2:
+        return [batch]
+    assert bool((batch["attention_mask"][:, 0] == 1).all()), "right padding expected"
+    n_items = int((batch["labels"][:, 1:] != IGNORE).sum())
+    owned: list[list[int]] = [[] for _ in lengths]  # image indices per row
+    if "pixel_values" in batch:
+        patches = batch["image_grid_thw"].prod(-1)
+        tokens_per_row = batch["mm_token_type_ids"].sum(1).tolist()
+        merge2 = int(patches.sum()) // max(1, sum(tokens_per_row))
+        image = 0
+        for row, need in enumerate(tokens_per_row):
+            while need > 0:
+                owned[row].append(image)
+                need -= int(patches[image]) // merge2
+                image += 1
+        starts = torch.cat([torch.zeros(1, dtype=torch.long), patches.cumsum(0)]).tolist()
+    out = []
+    for rows in torch.argsort(lengths, stable=True).chunk(k):
+        rows = rows.sort().values
+        width = int(lengths[rows].max())
+        part = {key: v[rows, :width] for key, v in batch.items() if v.dim() == 2 and v.shape[0] == len(lengths)
+                and key not in ("pixel_values", "image_grid_thw")}
+        images = [i for r in rows.tolist() for i in owned[r]]
+        if "pixel_values" in batch:
+            part["image_grid_thw"] = batch["image_grid_thw"][images]
+            part["pixel_values"] = torch.cat([batch["pixel_values"][starts[i]:starts[i + 1]] for i in images]) \
+                if images else batch["pixel_values"][:0]
+        out.append({**part, "num_items_in_batch": n_items})
+    return out
 
 
 # ------------------------------------------------------------------------------------------ the loop
@@ -546,6 +590,7 @@ class AlignSettings:
     probe_every: int = 200
     save_every: int = 100
     probe_n: int = 32
+    micro_batches: int = 4  # length-sorted micro-batches: the same gradient, less padding
     seed: int = 0
     difficulty: float = 0.0
     image_size: int = 84
@@ -647,7 +692,8 @@ def _train_language_model(output: Path, model_path: str | Path, work: Path, s: A
     probe_examples = [example(i, "val") for i in range(probe_n or s.probe_n)]
 
     def loss_fn(step: int) -> torch.Tensor:
-        return model(**batch_fn([example(step * s.batch + i, "train") for i in range(s.batch)])).loss
+        batch = batch_fn([example(step * s.batch + i, "train") for i in range(s.batch)])
+        return sum(model(**part).loss for part in length_sorted_chunks(batch, s.micro_batches))
 
     def probe() -> dict[str, Any]:
         model.eval()
@@ -692,6 +738,7 @@ class ReasonSettings:
     probe_every: int = 500
     save_every: int = 250
     probe_n: int = 16  # per task and form
+    micro_batches: int = 4  # length-sorted micro-batches: the same gradient, less padding
     seed: int = 0
     difficulty: float = 0.0
     family: str = "v1"
@@ -804,6 +851,7 @@ class AnswerSettings:
     probe_every: int = 50
     save_every: int = 50
     probe_n: int = 64
+    micro_batches: int = 4  # length-sorted micro-batches: the same gradient, less padding
     seed: int = 0
     difficulty: float = 0.0
     image_size: int = 84
