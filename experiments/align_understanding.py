@@ -21,11 +21,14 @@ Design choices:
   same judge answers, so they differ only in how they pick the pair (as `experiments/construct_strategies.py`).
 - ``--config`` is a `VLMDPOConfig` file (e.g. CPU settings, a fixed ``max_steps``); every cell uses it unchanged.
   Cells with no kept pairs are reported, not trained.
-- ``--min-margin M`` / ``--min-gap G`` add the confidence filters of `unireward.construct.sift.SiftConfig` to the
-  judge signal's cells (the oracle is never unsure): a verdict counts only when |2 P(A) - 1| >= M (needs
-  ``--judge-mode logprob`` or ``reason-logprob``), a pair only when the chosen score is more than G above the
-  rejected one. The cells are named ``judge / STRATEGY (margin >= M, gap > G)`` and reuse the judge's store, so
-  the only new judge calls are the swapped re-judging of unsure pairs. ``--signals judge`` skips the oracle
+- ``--min-margin M`` / ``--min-gap G`` / ``--min-reasoning-prob R`` add the confidence filters of
+  `unireward.construct.sift.SiftConfig` to the judge signal's cells (the oracle is never unsure): a verdict
+  counts only when |2 P(A) - 1| >= M (needs ``--judge-mode logprob`` or ``reason-logprob``), a pair only when
+  the chosen score is more than G above the rejected one, a verdict or score only when every token of the
+  judge's reasoning had probability >= R (``reason-logprob``). The cells are named ``judge / STRATEGY (margin
+  >= M, gap > G[, reasoning >= R])`` and reuse the judge's store, so the only new judge calls are the swapped
+  re-judging of unsure pairs (and, with R, answers cached before judges reported the reasoning's
+  probability). ``--signals judge`` skips the oracle
   cells (already measured on the same questions). A rerun into the same ``--out`` adds its cells to
   ``results.json`` (a cell measured again replaces its row).
 - ``--judge oracle`` makes the judge signal the oracle too (a cheap smoke run); the judge is otherwise loaded
@@ -157,9 +160,11 @@ def run_task(args: argparse.Namespace, task: str, seed: int, judges: dict[str, A
         correct = greedy_correct(str(out), test_q, oracle, args.max_new_tokens, args.video_as)
         return cell(name, correct, base, {**extra, "steps": summary["steps"], "train_loss": summary["train_loss"]})
 
-    filters = SiftConfig(min_margin=args.min_margin, min_gap=args.min_gap).filters()  # validated, only those on
+    filters = SiftConfig(min_margin=args.min_margin, min_gap=args.min_gap,
+                         min_reasoning_prob=args.min_reasoning_prob).filters()  # validated, only those on
     tag = "".join(f"-{k.split('_')[1]}{v:g}" for k, v in filters.items())
-    label = f" (margin >= {args.min_margin:g}, gap > {args.min_gap:g})" if filters else ""
+    sure = f", reasoning >= {args.min_reasoning_prob:g}" if args.min_reasoning_prob else ""
+    label = f" (margin >= {args.min_margin:g}, gap > {args.min_gap:g}{sure})" if filters else ""
     for signal in args.signals:
         judge, store = judges[signal], root / "stores" / signal
         for strategy in args.strategies:
@@ -349,6 +354,9 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
                    help="Judge cells: count a verdict only when |2 P(A) - 1| >= this (logprob modes).")
     p.add_argument("--min-gap", type=float, default=0.0,
                    help="Judge cells: keep a pair only when the chosen score is more than this above the rejected.")
+    p.add_argument("--min-reasoning-prob", type=float, default=0.0,
+                   help="Judge cells: count a verdict or score only when every token of the judge's reasoning had "
+                        "at least this probability (reason-logprob mode).")
     p.add_argument("--no-second-round", dest="second_round", action="store_false")
     args = p.parse_args(argv)
     if args.merge:

@@ -70,6 +70,9 @@ class Verdict:
     swapped: with swap=True, the verdict from the reversed order, mapped back to the original A/B.
     error: why there is no winner (unparseable answer, unreadable media ...); for the 2.0 family, a note
         on dimensions that could not be read while the others still decide.
+    reasoning_prob: reason-logprob mode: the lowest probability the judge gave any token of its own
+        reasoning (what it wrote before the verdict), where the backend reports token probabilities; with
+        swap=True the lower of the two orders. A verdict read after a reasoning step it was unsure of.
     """
 
     winner: Winner | None
@@ -79,6 +82,7 @@ class Verdict:
     dims: dict[str, float] | None = None
     swapped: Verdict | None = None
     error: str | None = None
+    reasoning_prob: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -99,6 +103,8 @@ class Score:
     normalized: (value - low) / (high - low), in [0, 1].
     elements: EvalMuse-style element labels, e.g. {"puffin (animal)": 1}.
     probs: in logprob mode, the probability of each integer score value.
+    reasoning_prob: reason-logprob mode: the lowest probability the judge gave any token of its reasoning
+        before the score (as `Verdict.reasoning_prob`).
     """
 
     value: float | None
@@ -109,6 +115,7 @@ class Score:
     elements: dict[str, int] = field(default_factory=dict)
     probs: dict[str, float] | None = None
     error: str | None = None
+    reasoning_prob: float | None = None
 
     @property
     def ok(self) -> bool:

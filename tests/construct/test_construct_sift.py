@@ -184,12 +184,46 @@ def test_min_gap_keeps_only_pairs_whose_scores_are_far_apart():
     assert run(Table(scores={0: 3, 1: 8, 2: 6}), 3, "point-only", min_gap=4.9).kept
 
 
+def test_min_reasoning_prob_makes_unsure_reasoning_a_tie_and_leaves_unsure_scores_out():
+    # (0, 1) reasoned surely; (2, 3) written with one token at 0.3: a tie, judged again in swapped order
+    verdicts = {(0, 1): Verdict("A", prob_a=0.9, reasoning_prob=0.95), (2, 3): Verdict("B", prob_a=0.2,
+                                                                                      reasoning_prob=0.3),
+                (3, 2): Verdict("A", prob_a=0.9, reasoning_prob=0.4)}
+    scores = {0: Score(9.0, reasoning_prob=0.9), 1: Score(1.0, reasoning_prob=0.2), 2: Score(5.0, reasoning_prob=0.9),
+              3: Score(6.0, reasoning_prob=0.9)}
+    t = Table(verdicts, scores)
+    d = run(t, 4)
+    assert (d.chosen, d.rejected) == (0, 1) and d.pairs[1].decided == 3  # off: the paper's algorithm
+    t = Table(verdicts, scores)
+    d = run(t, 4, min_reasoning_prob=0.5)
+    assert t.compared == [(0, 1), (2, 3), (3, 2)] and d.pairs[1].winner == "tie" and d.pairs[1].decided is None
+    # candidate 1's score was reasoned unsurely: left out (reported), so nothing is left to reject
+    assert d.scores[1] is None and not d.kept and d.reason == "no rejected candidate could be scored"
+    assert d.errors == ("score of candidate 1: unsure reasoning (a token at 0.2 < min_reasoning_prob 0.5)",)
+    assert run(Table(verdicts, scores), 4, min_reasoning_prob=0.35).pairs[1].decided == 3  # 0.4 passes 0.35
+    d = run(Table(scores=scores), 4, "point-only", min_reasoning_prob=0.5)
+    assert (d.chosen, d.rejected, d.kept) == (0, 2, True)
+
+
+def test_min_reasoning_prob_needs_the_reasoning_probability_and_says_so():
+    d = run(Table({(0, 1): Verdict("A", prob_a=0.9), (1, 0): "B"}, {0: 2, 1: 1}), 2, min_reasoning_prob=0.5)
+    assert not d.kept and d.errors[0] == (
+        "pair (0, 1): verdict has no reasoning probability (min_reasoning_prob needs a reason-logprob judge whose "
+        "backend reports token probabilities)")
+    d = run(Table(scores={0: 3, 1: Score(8.0)}), 2, "point-only", min_reasoning_prob=0.5)
+    assert d.errors == tuple(f"score of candidate {i}: score has no reasoning probability (min_reasoning_prob "
+                             "needs a reason-logprob judge whose backend reports token probabilities)" for i in (0, 1))
+
+
 def test_filter_settings_are_checked():
     with pytest.raises(ValueError, match=r"min_margin must be in \[0, 1\]"):
         SiftConfig(min_margin=1.5)
     with pytest.raises(ValueError, match="min_gap must be >= 0"):
         SiftConfig(min_gap=-1)
+    with pytest.raises(ValueError, match=r"min_reasoning_prob must be in \[0, 1\]"):
+        SiftConfig(min_reasoning_prob=-0.1)
     assert SiftConfig().filters() == {} and SiftConfig(min_gap=2).filters() == {"min_gap": 2}
+    assert SiftConfig(min_reasoning_prob=0.5).filters() == {"min_reasoning_prob": 0.5}
 
 
 def test_decision_round_trips_through_json():

@@ -69,11 +69,43 @@ def test_reasoning_then_probabilities_agrees_with_generate(taught):
     assert gen.score_batch([VIDEO])[0].value == 7
 
 
+def test_reasoning_prob_is_the_lowest_probability_among_the_reasoning_tokens(taught):
+    import torch
+
+    from unireward.judges.base import _item
+    from unireward.tasks import Form
+
+    reasoned = HFJudge(taught, mode="reason-logprob", max_new_tokens=96)
+    (v,) = reasoned.compare_batch([PAIR_A])
+    # the same greedy answer generated here with its scores: each token's probability, and where it ends
+    inputs = reasoned.encode([reasoned._request(_item(PAIR_A, ()), Form.PAIR, False)])
+    out = reasoned.model.generate(**inputs, max_new_tokens=96, do_sample=False, output_scores=True,
+                                  return_dict_in_generate=True)
+    new = out.sequences[0, inputs["input_ids"].shape[1]:].tolist()
+    probs = [torch.softmax(step[0].float(), -1)[t].item() for step, t in zip(out.scores, new)]
+    ends, text = [], ""
+    for t in new:
+        text += reasoned.tokenizer.decode([t], skip_special_tokens=True)
+        ends.append(len(text))
+    assert text == REASONED_A
+    cut = REASONED_A.index("Image 1 is better")  # the verdict is read there: the reasoning is what precedes it
+    reasoning = [p for end, p in zip(ends, probs) if end <= cut]
+    assert len(reasoning) > 5 and v.reasoning_prob == pytest.approx(min(reasoning), rel=1e-4)
+    assert v.reasoning_prob < min(probs[len(reasoning):] + [1.0]) or v.reasoning_prob == pytest.approx(min(probs))
+    (s,) = reasoned.score_batch([VIDEO])
+    assert 0 < s.reasoning_prob <= 1
+    # only reason-logprob reads it; generate and logprob modes have no reasoning to be unsure of
+    assert HFJudge(taught, mode="generate", max_new_tokens=96).compare_batch([PAIR_A])[0].reasoning_prob is None
+
+
 def test_swap_averages_both_orders(taught):
     judge = HFJudge(taught, mode="reason-logprob", max_new_tokens=96, swap=True)
     (v,) = judge.compare_batch([PAIR_A])
     assert v.swapped is not None and v.probs is not None and v.prob_a == pytest.approx(
         (v.probs["A"] + v.probs["tie"] / 2), abs=1e-6)
+    (first,) = HFJudge(taught, mode="reason-logprob", max_new_tokens=96).compare_batch([PAIR_A])
+    assert v.reasoning_prob <= v.swapped.reasoning_prob  # the less sure of the two orders
+    assert v.reasoning_prob == pytest.approx(min(first.reasoning_prob, v.swapped.reasoning_prob), rel=1e-4)
 
 
 def test_an_answer_without_a_point_keeps_its_parsed_result(tiny_qwen):
@@ -97,5 +129,6 @@ def test_the_openai_backend_continues_the_reasoning(served, taught):
     (rv,), (lv,) = remote.compare_batch([PAIR_A]), local.compare_batch([PAIR_A])
     assert rv.error is None, rv.error
     assert rv.winner == lv.winner == "A" and rv.prob_a == pytest.approx(lv.prob_a, abs=0.02)
+    assert rv.reasoning_prob == pytest.approx(lv.reasoning_prob, rel=0.02)  # the server's token log-probs
     (rs,) = remote.score_batch([VIDEO])
     assert rs.value == pytest.approx(7.0, abs=0.3)

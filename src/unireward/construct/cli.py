@@ -44,6 +44,9 @@ def construct(
                                                    "logprob or reason-logprob); below it is a tie.")] = 0.0,
     min_gap: Annotated[float, typer.Option(help="Keep a pair only when the chosen score is more than this above "
                                                 "the rejected one (native scale).")] = 0.0,
+    min_reasoning_prob: Annotated[float, typer.Option(
+        help="Count a verdict or score only when every token of the judge's reasoning had at least this "
+             "probability (needs --mode reason-logprob); an unsure verdict is a tie, an unsure score unread.")] = 0.0,
     mode: Mode = "generate",
     family: Family = None,
     point_scale: Annotated[str, typer.Option(help="Pointwise scale: auto (1-10 for generation, as upstream), "
@@ -72,7 +75,8 @@ def construct(
                           num_frames=num_frames, device=device, dtype=dtype)
     gen_options = {"device": device}
     common = dict(n=n, strategy=strategy, resume=resume, seed=seed, on_tie=on_tie, on_unparseable=on_unparseable,
-                  min_margin=min_margin, min_gap=min_gap, prompts_per_batch=prompts_per_batch, limit=limit,
+                  min_margin=min_margin, min_gap=min_gap, min_reasoning_prob=min_reasoning_prob,
+                  prompts_per_batch=prompts_per_batch, limit=limit,
                   generator_options=gen_options)
     if engine == "ray":
         ray_options = {"judge_config": config, "point_scale": scale, "judge_actors": ray_judge_actors,

@@ -11,6 +11,8 @@ Design choices a user will notice:
   weights folder, family, mode, swap, scale, frames, pixels, tokens), the task and form, and the content
   hashes of the prompt, the shared media and the candidates in the order shown. Retraining a judge in the
   same folder, or changing its decoding, misses the cache; renaming a candidate file does not.
+- A run that filters on the reasoning's probability (``min_reasoning_prob``) asks again for a cached answer
+  that was read without one (a store written before judges reported it), rather than count it undecided.
 - Batches are made per chunk of prompts at fixed positions in the prompts file, so a resumed job sends
   the judge the same batches as an uninterrupted one (batch composition can change a model's numerics).
 """
@@ -98,8 +100,9 @@ class PromptContext:
 class CachedJudge:
     """Strategy callables backed by a cache and a judge; counts judge calls and cache hits."""
 
-    def __init__(self, judge: Any, cache: Cache, task: Task | str):
+    def __init__(self, judge: Any, cache: Cache, task: Task | str, need_reasoning_prob: bool = False):
         self.judge, self.cache, self.task = judge, cache, Task.parse(task)
+        self.need_reasoning_prob = need_reasoning_prob
         ident = judge_identity(judge)
         self.judge_key = _sha(json.dumps(ident, sort_keys=True))
         self.meta_base = {"judge_key": self.judge_key, "judge": ident["name"], "family": ident["family"],
@@ -126,6 +129,8 @@ class CachedJudge:
         keyed = [(*self._key(ctx, form, a, b), ctx, a, b) for ctx, a, b in requests]
         unknown = list(dict.fromkeys(k for k, *_ in keyed if k not in self.memo))
         found = self.cache.get_judgments(unknown) if unknown else {}
+        if self.need_reasoning_prob:
+            found = {k: r for k, r in found.items() if not (r.ok and r.reasoning_prob is None)}
         self.hits += len(found)
         self.memo.update(found)
         todo = {k: (meta, ctx, a, b) for k, meta, ctx, a, b in keyed if k not in self.memo}

@@ -97,8 +97,8 @@ class _JudgeStage:
         self.judge = ur.load_judge(judge_spec, judge_config)
         set_point_scale(self.judge, task, point_scale)
         self.cache = _CollectingCache(store_path)
-        self.cj = CachedJudge(self.judge, self.cache, task)
         self.config, self.seed = SiftConfig(**config), seed
+        self.cj = CachedJudge(self.judge, self.cache, task, need_reasoning_prob=self.config.min_reasoning_prob > 0)
         ident = judge_identity(self.judge)
         self.info = json.dumps({"name": ident["name"], "family": ident["family"]})
 

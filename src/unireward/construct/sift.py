@@ -22,9 +22,13 @@ Design choices a user will notice:
   verdict only when the judge is that sure, |2 P(A) - 1| >= min_margin (below it the verdict is a tie and
   follows ``on_tie``), which needs a judge that gives probabilities (logprob or reason-logprob mode; a verdict
   without one is undecided and reported); ``min_gap`` keeps a pair only when the chosen score is more than
-  ``min_gap`` above the rejected one (native scale; 0 is the paper's "strictly above"). They trade pairs for
-  precision: with a noisy judge, what DPO gains follows how often the chosen answer is really right
-  (docs/align.md).
+  ``min_gap`` above the rejected one (native scale; 0 is the paper's "strictly above");
+  ``min_reasoning_prob`` counts a verdict or a score only when the judge was sure of every token of the
+  reasoning it wrote first (`Verdict.reasoning_prob`, reason-logprob mode): an unsure verdict is a tie
+  (follows ``on_tie``), an unsure score is left out of the sifting and reported. The margin read after the
+  reasoning cannot see a wrong description the judge then reasons from confidently; the reasoning's own
+  probabilities can (docs/align.md). They trade pairs for precision: with a noisy judge, what DPO gains
+  follows how often the chosen answer is really right (docs/align.md).
 - Ablations (the paper's Table XII): ``point-only`` (highest vs lowest score over all N), ``pair-only``
   (one decided fixed pair, picked at random), ``random`` (two candidates at random, no judge).
   The random picks use a seed the caller derives from the run seed and the prompt id (`prompt_seed`).
@@ -57,6 +61,7 @@ class SiftConfig:
     on_unparseable: str = "swap"
     min_margin: float = 0.0
     min_gap: float = 0.0
+    min_reasoning_prob: float = 0.0
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
@@ -68,10 +73,13 @@ class SiftConfig:
             raise ValueError(f"min_margin must be in [0, 1] (|2 P(A) - 1|), got {self.min_margin}")
         if self.min_gap < 0:
             raise ValueError(f"min_gap must be >= 0, got {self.min_gap}")
+        if not 0.0 <= self.min_reasoning_prob <= 1.0:
+            raise ValueError(f"min_reasoning_prob must be in [0, 1] (a token probability), got "
+                             f"{self.min_reasoning_prob}")
 
     def filters(self) -> dict[str, float]:
         """The confidence filters that are on (recorded in a run's configuration only when used)."""
-        return {k: v for k, v in (("min_margin", self.min_margin), ("min_gap", self.min_gap)) if v}
+        return {k: getattr(self, k) for k in ("min_margin", "min_gap", "min_reasoning_prob") if getattr(self, k)}
 
 
 @dataclass(frozen=True)
@@ -126,9 +134,22 @@ def fixed_pairs(n: int) -> list[tuple[int, int]]:
 
 
 # ---------------------------------------------------------------------- reading judgments
-def _winner(v: Any, min_margin: float = 0.0) -> tuple[str | None, str | None]:
+NO_REASONING_PROB = ("has no reasoning probability (min_reasoning_prob needs a reason-logprob judge whose backend "
+                     "reports token probabilities)")
+
+
+def _unsure(x: Any, min_reasoning_prob: float) -> bool | None:
+    """Whether the judge wrote a token of its reasoning with less than `min_reasoning_prob` (False when the
+    filter is off; None when it is on and the judgment carries no reasoning probability)."""
+    if not min_reasoning_prob:
+        return False
+    p = getattr(x, "reasoning_prob", None)
+    return None if p is None else p < min_reasoning_prob
+
+
+def _winner(v: Any, min_margin: float = 0.0, min_reasoning_prob: float = 0.0) -> tuple[str | None, str | None]:
     """(winner, why there is none) from a Verdict or a plain label; an A/B verdict less sure than
-    `min_margin` is a tie."""
+    `min_margin`, or reasoned with a token less likely than `min_reasoning_prob`, is a tie."""
     if isinstance(v, Verdict):
         if v.winner is None:
             return None, _why("verdict", v.text, v.error)
@@ -142,15 +163,23 @@ def _winner(v: Any, min_margin: float = 0.0) -> tuple[str | None, str | None]:
             return None, "verdict has no probability (min_margin needs a logprob or reason-logprob judge)"
         if abs(2 * prob_a - 1) < min_margin:
             return "tie", None
+    if w in ("A", "B") and (unsure := _unsure(v, min_reasoning_prob)) is not False:
+        return (None, f"verdict {NO_REASONING_PROB}") if unsure is None else ("tie", None)
     return w, None
 
 
-def _value(s: Any) -> tuple[float | None, str | None]:
-    """(score as a float, why there is none) from a Score or a plain number (a numeric string is parsed)."""
+def _value(s: Any, min_reasoning_prob: float = 0.0) -> tuple[float | None, str | None]:
+    """(score as a float, why there is none) from a Score or a plain number (a numeric string is parsed); a
+    score reasoned with a token less likely than `min_reasoning_prob` has none."""
     if isinstance(s, Score):
         if s.value is None:
             return None, _why("score", s.text, s.error)
+        if (unsure := _unsure(s, min_reasoning_prob)) is not False:
+            return None, f"score {NO_REASONING_PROB}" if unsure is None else (
+                f"unsure reasoning (a token at {s.reasoning_prob:.3g} < min_reasoning_prob {min_reasoning_prob:g})")
         s = s.value
+    elif min_reasoning_prob:
+        return None, f"score {NO_REASONING_PROB}"
     if s is None:
         return None, "no score"
     try:
@@ -171,18 +200,18 @@ _FLIP = {"A": "B", "B": "A", "tie": "tie", None: None}
 
 # ---------------------------------------------------------------------- the two stages
 def pair_rank(n: int, compare: CompareFn, on_tie: str = "swap", on_unparseable: str = "swap",
-              min_margin: float = 0.0) -> tuple[list[PairResult], list[str]]:
-    """Judge the fixed pairs; undecided ones (and, with `min_margin`, unsure ones) are re-judged in swapped
-    order or dropped, by policy."""
+              min_margin: float = 0.0, min_reasoning_prob: float = 0.0) -> tuple[list[PairResult], list[str]]:
+    """Judge the fixed pairs; undecided ones (and, with `min_margin` or `min_reasoning_prob`, unsure ones) are
+    re-judged in swapped order or dropped, by policy."""
     pairs = fixed_pairs(n)
-    first = [_winner(v, min_margin) for v in compare(pairs)]
+    first = [_winner(v, min_margin, min_reasoning_prob) for v in compare(pairs)]
     errors = [f"pair ({a}, {b}): {why}" for (a, b), (w, why) in zip(pairs, first) if w is None]
     redo = [k for k, (w, _) in enumerate(first)
             if w not in ("A", "B") and (on_tie if w == "tie" else on_unparseable) == "swap"]
     second: dict[int, tuple[str | None, str | None]] = {}
     if redo:
         again = compare([(pairs[k][1], pairs[k][0]) for k in redo])
-        second = {k: _winner(v, min_margin) for k, v in zip(redo, again)}
+        second = {k: _winner(v, min_margin, min_reasoning_prob) for k, v in zip(redo, again)}
     for k, (w, why) in second.items():
         if w is None:
             a, b = pairs[k]
@@ -204,8 +233,9 @@ def _settle(pair: tuple[int, int], first: str | None, second: tuple | None) -> P
     return PairResult(a, b, first, swapped, note=f"{what}; swapped order gave {second[0] or 'no verdict'}")
 
 
-def score_all(indices: Sequence[int], score: ScoreFn) -> tuple[dict[int, float | None], list[str]]:
-    values = [_value(s) for s in score(list(indices))] if indices else []
+def score_all(indices: Sequence[int], score: ScoreFn, min_reasoning_prob: float = 0.0
+              ) -> tuple[dict[int, float | None], list[str]]:
+    values = [_value(s, min_reasoning_prob) for s in score(list(indices))] if indices else []
     scores = {i: v for i, (v, _) in zip(indices, values)}
     errors = [f"score of candidate {i}: {why}" for i, (v, why) in zip(indices, values) if v is None]
     return scores, errors
@@ -228,13 +258,14 @@ def sift(n: int, compare: CompareFn, score: ScoreFn, config: SiftConfig = SiftCo
 
 
 def _pair_point(n, compare, score, config, seed) -> Decision:
-    pairs, errors = pair_rank(n, compare, config.on_tie, config.on_unparseable, config.min_margin)
+    pairs, errors = pair_rank(n, compare, config.on_tie, config.on_unparseable, config.min_margin,
+                              config.min_reasoning_prob)
     decided = [p for p in pairs if p.decided is not None]
     if not decided:
         return Decision("pair-point", reason="no pair was decided", pairs=tuple(pairs), errors=tuple(errors))
     chosen_list = [p.decided for p in decided]
     rejected_list = [p.b if p.decided == p.a else p.a for p in decided]
-    scores, score_errors = score_all(sorted(chosen_list + rejected_list), score)
+    scores, score_errors = score_all(sorted(chosen_list + rejected_list), score, config.min_reasoning_prob)
     out = dict(strategy="pair-point", pairs=tuple(pairs), scores=scores, errors=tuple(errors + score_errors))
     c, r = _best(chosen_list, scores, 1), _best(rejected_list, scores, -1)
     if c is None or r is None:
@@ -251,7 +282,7 @@ def _finish(out: dict, c: int, r: int, scores: dict[int, float | None], min_gap:
 
 
 def _point_only(n, compare, score, config, seed) -> Decision:
-    scores, errors = score_all(list(range(n)), score)
+    scores, errors = score_all(list(range(n)), score, config.min_reasoning_prob)
     out = dict(strategy="point-only", scores=scores, errors=tuple(errors))
     valid = [i for i in range(n) if scores[i] is not None]
     if len(valid) < 2:
@@ -261,7 +292,8 @@ def _point_only(n, compare, score, config, seed) -> Decision:
 
 
 def _pair_only(n, compare, score, config, seed) -> Decision:
-    pairs, errors = pair_rank(n, compare, config.on_tie, config.on_unparseable, config.min_margin)
+    pairs, errors = pair_rank(n, compare, config.on_tie, config.on_unparseable, config.min_margin,
+                              config.min_reasoning_prob)
     decided = [p for p in pairs if p.decided is not None]
     out = dict(strategy="pair-only", pairs=tuple(pairs), errors=tuple(errors))
     if not decided:

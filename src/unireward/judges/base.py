@@ -44,7 +44,28 @@ from unireward.tasks import Form, Score, Task, Verdict
 from unireward.templates import Template, answer_points, get_template, parse_answer, render_item
 
 
-__all__ = ["DEFAULT_MAX_PIXELS", "MODES", "Choices", "Judge", "JudgeConfig", "Request"]
+__all__ = ["DEFAULT_MAX_PIXELS", "MODES", "Choices", "Generated", "Judge", "JudgeConfig", "Request"]
+
+
+class Generated(str):
+    """A generated answer that also carries its tokens' probabilities: ``tokens`` holds, per generated token,
+    (the character offset where it ends in the text, the probability the model gave it). Backends return it
+    from `_generate` in reason-logprob mode where they can; everything else treats it as the plain text."""
+
+    tokens: tuple[tuple[int, float], ...] = ()
+
+    @classmethod
+    def of(cls, text: str, tokens: Iterable[tuple[int, float]]) -> Generated:
+        out = cls(text)
+        out.tokens = tuple(tokens)
+        return out
+
+
+def reasoning_prob(text: str, end: int) -> float | None:
+    """The lowest probability among the tokens that end at or before character `end` (the reasoning before
+    the first value read), or None when the backend gave no token probabilities (or nothing was reasoned)."""
+    probs = [p for stop, p in getattr(text, "tokens", ()) if stop <= end]
+    return min(probs) if probs else None
 
 
 @dataclass
@@ -182,7 +203,8 @@ class Judge(ABC):
     # ------------------------------------------------------------------ backend primitives
     @abstractmethod
     def _generate(self, requests: list[Request], max_new_tokens: int) -> list[str]:
-        """Greedy free-text answers, one per request."""
+        """Greedy free-text answers, one per request (in reason-logprob mode a `Generated` where the backend
+        can report its tokens' probabilities)."""
 
     @abstractmethod
     def _choice_probs(self, requests: list[Request], choices: Choices) -> list[dict[str, float]]:
@@ -256,18 +278,21 @@ class Judge(ABC):
         """reason-logprob: generate the answer greedily, cut it where each value the parser reads begins
         (`answer_points`), and read the options' probabilities there in one forward pass per group of
         items, as logprob mode does right after the prompt. An answer with no such point keeps its parsed
-        (generate) result, with the reason added to its error."""
+        (generate) result, with the reason added to its error. Where the backend reports its tokens'
+        probabilities, the lowest one before the first point is the result's `reasoning_prob`."""
         texts = self._generate(requests, self.max_new_tokens or t.max_new_tokens)
         out: list[Any] = [None] * len(requests)
         groups: dict[tuple[str, str], list[tuple[int, Request]]] = {}
+        first_cut: dict[int, int] = {}  # where the first value read begins: the reasoning ends there
         for i, (req, text) in enumerate(zip(requests, texts)):
             if isinstance(text, Exception):
                 out[i] = _failed(t.form, _describe(text))
                 continue
             points = answer_points(t, text)
             if not points:
-                out[i] = _unread(parse_answer(t, text))
+                out[i] = replace(_unread(parse_answer(t, text)), reasoning_prob=reasoning_prob(text, len(text)))
                 continue
+            first_cut[i] = min(points.values())
             for dim, cut in points.items():
                 written = text[:cut]
                 # trailing spaces go with the options (" Answer", " 7" are tokenised with them); a newline
@@ -282,7 +307,8 @@ class Judge(ABC):
                 dists.setdefault(i, {})[dim] = p
         for i, d in dists.items():
             bad = [x for x in d.values() if isinstance(x, Exception)]
-            out[i] = _failed(t.form, _describe(bad[0])) if bad else _read_result(t, d, texts[i])
+            out[i] = _failed(t.form, _describe(bad[0])) if bad else replace(
+                _read_result(t, d, texts[i]), reasoning_prob=reasoning_prob(texts[i], first_cut[i]))
         return out
 
     def _request(self, item: dict, form: Form, reverse: bool) -> Request:
@@ -336,12 +362,17 @@ def _flip(v: Verdict) -> Verdict:
     swap = {"A": "B", "B": "A", "tie": "tie", None: None}
     probs = {swap[k]: p for k, p in v.probs.items()} if v.probs else None
     dims = {k: 1 - x for k, x in v.dims.items()} if v.dims else None
-    return Verdict(swap[v.winner], prob_a=None if v.prob_a is None else 1 - v.prob_a, text=v.text,
-                   probs=probs, dims=dims, error=v.error)
+    return replace(v, winner=swap[v.winner], prob_a=None if v.prob_a is None else 1 - v.prob_a, probs=probs,
+                   dims=dims, swapped=None)
 
 
 def _combine(v: Verdict, w: Verdict) -> Verdict:
     """Merge the verdicts of both orders (w already flipped back to the original orientation)."""
+    return replace(_merge(v, w), reasoning_prob=None if v.reasoning_prob is None or w.reasoning_prob is None
+                   else min(v.reasoning_prob, w.reasoning_prob))
+
+
+def _merge(v: Verdict, w: Verdict) -> Verdict:
     if v.probs is not None and w.probs is not None:
         probs = {k: (v.probs.get(k, 0.0) + w.probs.get(k, 0.0)) / 2 for k in ("A", "B", "tie")}
         out = _verdict_from_probs(probs)

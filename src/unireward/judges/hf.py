@@ -31,12 +31,13 @@ from __future__ import annotations
 
 import copy
 import inspect
+import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from unireward.judges.arch import get_arch
-from unireward.judges.base import Choices, ItemErrors, Judge, Request
+from unireward.judges.base import Choices, Generated, ItemErrors, Judge, Request
 from unireward.judges.config import JudgeConfig
 
 
@@ -208,10 +209,30 @@ class HFJudge(Judge):
         prompt = self._check_encoded(inputs, 1, 0, max_new_tokens)
         if self.context:  # never generate past the model's context
             max_new_tokens = max(1, min(max_new_tokens, self.context - max(prompt)))
+        chosen = _ChosenLogprobs() if self.mode == "reason-logprob" else None
         with torch.inference_mode():
-            out = self.model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
+            out = self.model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
+                                      **({"logits_processor": [chosen]} if chosen else {}))
         new = out[:, inputs["input_ids"].shape[1]:]
-        return self.tokenizer.batch_decode(new, skip_special_tokens=True)
+        texts = self.tokenizer.batch_decode(new, skip_special_tokens=True)
+        if chosen is None:
+            return texts
+        probs = torch.stack(chosen.steps, 1).exp().tolist()  # [row, step]
+        return [Generated.of(text, self._token_ends(ids, text, p)) for ids, text, p in zip(new.tolist(), texts, probs)]
+
+    def _token_ends(self, ids: list[int], text: str, probs: list[float]) -> list[tuple[int, float]]:
+        """(end offset in `text`, probability) per generated token, special tokens left out. Offsets come from
+        decoding token by token; where that does not add up to the text (a character split over tokens),
+        from decoding each prefix."""
+        special = set(self.tokenizer.all_special_ids)
+        kept = [(t, p) for t, p in zip(ids, probs) if t not in special]
+        pieces = [self.tokenizer.decode([t], skip_special_tokens=True) for t, _ in kept]
+        if "".join(pieces) == text:
+            ends = list(itertools.accumulate(len(x) for x in pieces))
+        else:
+            ends = [len(self.tokenizer.decode([t for t, _ in kept[:k + 1]], skip_special_tokens=True))
+                    for k in range(len(kept))]
+        return [(end, p) for end, (_, p) in zip(ends, kept)]
 
     def _choice_probs(self, requests: list[Request], choices: Choices) -> list[dict[str, float]]:
         if self._dot_ids is None:
@@ -402,3 +423,17 @@ def _unique_prefix(label: str, seq: list[int], seqs: dict[str, list[int]]) -> li
         if all(o[:k] != seq[:k] for o in others):
             return seq[:k]
     raise ValueError(f"answer option {label!r} is a prefix of another option; logprob mode cannot separate them")
+
+
+class _ChosenLogprobs:
+    """A logits processor that leaves the scores alone and records each row's highest log-probability per step:
+    under greedy decoding, the log-probability of the token it picks (reason-logprob's `reasoning_prob`)."""
+
+    def __init__(self) -> None:
+        self.steps: list[Any] = []
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        import torch
+
+        self.steps.append(torch.log_softmax(scores.float(), -1).max(-1).values)
+        return scores

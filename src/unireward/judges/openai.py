@@ -27,11 +27,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
+import itertools
+import math
 import random
 import threading
 from typing import Any
 
-from unireward.judges.base import Choices, Judge, Request
+from unireward.judges.base import Choices, Generated, Judge, Request
 
 
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}  # transient; every other 4xx is the request's fault
@@ -139,9 +141,18 @@ class OpenAIJudge(Judge):
 
     # ------------------------------------------------------------------ primitives
     def _generate(self, requests: list[Request], max_new_tokens: int) -> list[str]:
+        scored = self.mode == "reason-logprob"  # ask for the tokens' log-probabilities: `reasoning_prob`
+
         async def one(client, sem, req):
-            data = await self._post(client, sem, self._body(req, "", max_tokens=max_new_tokens))
-            return data["choices"][0]["message"]["content"] or ""
+            data = await self._post(client, sem, self._body(req, "", max_tokens=max_new_tokens,
+                                                            **({"logprobs": True} if scored else {})))
+            text = data["choices"][0]["message"]["content"] or ""
+            content = (data["choices"][0].get("logprobs") or {}).get("content") if scored else None
+            if not content or not "".join(t["token"] for t in content).startswith(text):
+                return text  # no token probabilities, or tokens that do not spell the text (a stop token after
+                # it is fine): no reasoning probability is claimed
+            ends = itertools.accumulate(len(t["token"]) for t in content)
+            return Generated.of(text, [(end, math.exp(t["logprob"])) for end, t in zip(ends, content)])
 
         results = self._gather(lambda c, s: [one(c, s, r) for r in requests])
         return _per_item(results)
@@ -154,7 +165,6 @@ class OpenAIJudge(Judge):
                 content = (data["choices"][0].get("logprobs") or {}).get("content") or []
                 if not content:
                     raise RuntimeError("the server returned no logprobs; does it support top_logprobs?")
-                import math
 
                 return [(t["token"], math.exp(t["logprob"])) for t in content[0]["top_logprobs"]]
 
