@@ -16,6 +16,11 @@ fully right, as the oracle's grade does), split by:
 and by question kind. The judge runs in reason-logprob mode; the answer texts, scores and reasoning are written to
 ``--out`` as JSON lines.
 
+``confidence`` says whether the judge knows when it is wrong: the AUC with which its `reasoning_prob` (the
+lowest probability it gave a token of its own reasoning) separates the answers it grades like the oracle from
+those it does not, and, per threshold of `unireward construct --min-reasoning-prob`, the share of answers kept
+and the agreement among them.
+
     .venv/bin/python experiments/judge_on_samples.py --run runs/au13/image_understanding-seed0 \\
         --judge assets/small-judge --questions 150 --out runs/jdiag/j8.jsonl
 """
@@ -76,13 +81,32 @@ def main() -> None:
     agree: dict[str, collections.Counter] = {"category": collections.Counter(), "kind": collections.Counter()}
     with args.out.open("w") as f:
         for x, s in zip(items, scores):
-            x.update(judge=s.normalized, text=s.text)
-            ok = ((s.normalized or 0.0) >= 0.9) == (x["grade"] == 1.0)
+            x.update(judge=s.normalized, text=s.text, reasoning_prob=s.reasoning_prob)
+            x["agree"] = ok = ((s.normalized or 0.0) >= 0.9) == (x["grade"] == 1.0)
             for by in agree:
                 agree[by][(x[by], ok)] += 1
             f.write(json.dumps(x) + "\n")
     result = {by: {k: _share(c, k) for k in sorted({k for k, _ in c})} for by, c in agree.items()}
-    print(json.dumps({"judge": args.judge, "answers": len(items), **result}, indent=1))
+    print(json.dumps({"judge": args.judge, "answers": len(items), **result, "confidence": confidence(items)},
+                     indent=1))
+
+
+def confidence(items: list[dict]) -> dict:
+    """How well `reasoning_prob` tells the answers the judge grades like the oracle from the others."""
+    import numpy as np
+
+    known = [x for x in items if x.get("reasoning_prob") is not None]
+    if not known:
+        return {"note": "no reasoning_prob: the judge's backend reports no token probabilities"}
+    p = np.array([x["reasoning_prob"] for x in known])
+    ok = np.array([x["agree"] for x in known], dtype=bool)
+    pos, neg = p[ok], p[~ok]
+    auc = float(((pos[:, None] > neg[None]) + 0.5 * (pos[:, None] == neg[None])).mean()) if len(pos) and len(
+        neg) else None
+    return {"answers": len(known), "agree": round(float(ok.mean()), 3), "auc": None if auc is None else round(auc, 3),
+            "by_threshold": {f"{t:g}": {"kept": round(float((p >= t).mean()), 3),
+                                        "agree": round(float(ok[p >= t].mean()), 3) if (p >= t).any() else None}
+                             for t in (0.5, 0.7, 0.8, 0.9, 0.95, 0.99)}}
 
 
 def _share(c: collections.Counter, k: str) -> dict[str, float]:
