@@ -290,7 +290,7 @@ class Judge(ABC):
                 continue
             points = answer_points(t, text)
             if not points:
-                out[i] = replace(_unread(parse_answer(t, text)), reasoning_prob=reasoning_prob(text, len(text)))
+                out[i] = replace(_unread(parse_answer(t, str(text))), reasoning_prob=reasoning_prob(text, len(text)))
                 continue
             first_cut[i] = min(points.values())
             for dim, cut in points.items():
@@ -308,7 +308,7 @@ class Judge(ABC):
         for i, d in dists.items():
             bad = [x for x in d.values() if isinstance(x, Exception)]
             out[i] = _failed(t.form, _describe(bad[0])) if bad else replace(
-                _read_result(t, d, texts[i]), reasoning_prob=reasoning_prob(texts[i], first_cut[i]))
+                _read_result(t, d, str(texts[i])), reasoning_prob=reasoning_prob(texts[i], first_cut[i]))
         return out
 
     def _request(self, item: dict, form: Form, reverse: bool) -> Request:
