@@ -32,7 +32,10 @@ def main() -> None:
                       platform.machine(), "stages": {name: run(args, name) for name in ("1b", "1")}}, indent=1))
 
 
-def batches(processor, stage: str, n: int) -> tuple[list[dict], list[int]]:
+MICRO = (1, 2, 4)  # micro-batches per batch; 1 is the plain padded batch
+
+
+def batches(processor, stage: str, n: int) -> list[dict]:
     from unireward.train.stages import (
         AlignSettings,
         ReasonSettings,
@@ -45,10 +48,10 @@ def batches(processor, stage: str, n: int) -> tuple[list[dict], list[int]]:
     if stage == "1b":
         s = ReasonSettings()
         return [reason_batch(processor, [reason_example(k * s.batch + i, "train", s) for i in range(s.batch)])
-                for k in range(n)], [1, 2, 4]
+                for k in range(n)]
     s = AlignSettings()
     return [align_batch(processor, [describe_example(k * s.batch + i, "train", s) for i in range(s.batch)],
-                        s.image_size) for k in range(n)], [1, 2, 4]
+                        s.image_size) for k in range(n)]
 
 
 def run(args: argparse.Namespace, stage: str) -> dict:
@@ -57,7 +60,7 @@ def run(args: argparse.Namespace, stage: str) -> dict:
     from unireward.train.stages import length_sorted_chunks
 
     processor = AutoProcessor.from_pretrained(args.model)
-    data, ks = batches(processor, stage, args.steps + 2)
+    data, ks = batches(processor, stage, args.steps + 2), MICRO
     models = {}
     for k in ks:
         model = Qwen2_5_VLForConditionalGeneration.from_pretrained(args.model)
