@@ -57,6 +57,18 @@ def test_vlm_sampler_image_and_video(tmp_path, vlm_dir):
         gen.generate(PromptItem("x", "Why?", 0), 2, 0, tmp_path)
 
 
+def test_video_options_do_not_change_an_image_samplers_identity():
+    def ident(options: str, task: str) -> str:
+        return generator_identity(f"vlm:some/vlm?temperature=0.7{options}", task)
+
+    plain = ident("", "image_understanding")
+    assert ident("&num_frames=8&video_as=frames", "image_understanding") == plain  # same answers, same cache
+    assert ident("&video_as=video", "image_understanding") == plain
+    assert ident("&video_as=frames", "video_understanding") != ident("&video_as=video", "video_understanding")
+    assert ident("&num_frames=4", "video_understanding") != ident("", "video_understanding")
+    assert ident("&max_pixels=1024", "image_understanding") != plain
+
+
 def test_diffusion_sampler_seeds_and_files(tmp_path, sd_dir):
     gen = load_generator(f"diffusers:{sd_dir}?steps=2&height=32&width=32&batch_size=3", "image_generation")
     assert isinstance(gen, DiffusionSampler)

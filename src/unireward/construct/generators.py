@@ -20,6 +20,8 @@ Design choices a user will notice:
   pipelines use their own defaults unless ``steps``/``guidance`` are given.
 - VLM samples default to temperature 0.7 (upstream). A video prompt is sampled to ``num_frames`` frames
   and fed as a native video input (``video_as=video``) or as that many images (``video_as=frames``).
+  Those two options are left out of an image sampler's identity: they change no image answer, so one spec
+  shared by an image and a video run reuses the image run's cached samples.
 - Generated media are written atomically as PNG (images) and H.264 mp4 (videos) under the run's media
   folder, one folder per prompt.
 """
@@ -56,6 +58,7 @@ class Generator(ABC):
     kind: ClassVar[str]
     tasks: ClassVar[tuple[Task, ...]]
     OPTIONS: ClassVar[dict[str, Any]] = {}  # option name -> type (for parsing spec options)
+    VIDEO_OPTIONS: ClassVar[tuple[str, ...]] = ()  # options that only change video samples
 
     def __init__(self, target: str, **options: Any):
         self.target = target
@@ -124,6 +127,7 @@ class VLMSampler(Generator):
     kind, tasks = "vlm", (Task.IMAGE_UNDERSTANDING, Task.VIDEO_UNDERSTANDING)
     OPTIONS = {"temperature": float, "top_p": float, "max_new_tokens": int, "batch_size": int, "num_frames": int,
                "max_pixels": int, "video_as": str, "device": str, "dtype": str}
+    VIDEO_OPTIONS = ("num_frames", "video_as")
 
     def __init__(self, target: str, **options: Any):
         super().__init__(target, **options)
@@ -399,7 +403,12 @@ def _resolve(spec: str, task: Task, overrides: dict[str, Any]) -> tuple[type[Gen
     if task not in cls.tasks:
         fits = ", ".join(k for k, c in KINDS.items() if task in c.tasks)
         raise ValueError(f"a {kind} generator cannot make candidates for {task}; use one of: {fits}")
-    return cls, target, _options(cls, spec, raw, overrides)
+    options = _options(cls, spec, raw, overrides)
+    if task.modality == "image":
+        # an image sampler given video settings samples the same answers: the identity (and so the cached
+        # candidates) must not change with them, or one spec shared by an image and a video run resamples both
+        options = {k: v for k, v in options.items() if k not in cls.VIDEO_OPTIONS}
+    return cls, target, options
 
 
 def load_generator(spec: str, task: Task | str, **overrides: Any) -> Generator:
