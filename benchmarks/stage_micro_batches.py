@@ -1,13 +1,16 @@
-"""What length-sorted micro-batches save in the small-VLM recipe's language stages (1 alignment, 1b reasoning).
+"""What length-sorted micro-batches save in the small-VLM recipe's language stages (1 alignment, 1b reasoning,
+2 judge SFT).
 
 A stage-1b batch mixes the four tasks x two forms, 70-300 tokens a row, so a third of a padded batch is padding;
-stage 1 mixes one image with two 8-frame clips. `unireward.train.stages.length_sorted_chunks` cuts a batch into
-micro-batches of rows of similar length, each padded only to its own longest row, with the loss normalised by
-the whole batch's token count: the same loss and gradient (reported: the largest gradient difference), less
-work. Each step here is a full training step (forward, backward, AdamW) on the same batches, the variants
-interleaved step by step on one model copy each, so machine load hits them alike.
+stage 1 mixes one image with two 8-frame clips; stage 2's batches are TRL's (`train_judge`'s collator, the
+shipped config's one-task batches of 8, both forms: a pair row holds two images or clips, a point row one).
+`unireward.train.micro_batches.length_sorted_chunks` cuts a batch into micro-batches of rows of similar
+length, each padded only to its own longest row, with the loss normalised by the whole batch's token count: the
+same loss and gradient (reported: the largest gradient difference), less work. Each step here is a full
+training step (forward, backward, AdamW) on the same batches, the variants interleaved step by step on one
+model copy each, so machine load hits them alike.
 
-    python benchmarks/stage_micro_batches.py [--model assets/small-judge] [--steps 12] [--threads 1]
+    python benchmarks/stage_micro_batches.py [--model assets/small-judge] [--steps 12] [--stages 1b 1 2]
 Prints one JSON object.
 """
 
@@ -26,10 +29,11 @@ def main() -> None:
     ap.add_argument("--model", default="assets/small-judge", help="A Qwen2.5-VL folder (the shipped small judge).")
     ap.add_argument("--steps", type=int, default=12, help="Timed steps per variant (2 more warm up).")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--stages", nargs="+", default=["1b", "1", "2"], choices=["1b", "1", "2"])
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     print(json.dumps({"model": args.model, "threads": args.threads, "machine": platform.processor() or
-                      platform.machine(), "stages": {name: run(args, name) for name in ("1b", "1")}}, indent=1))
+                      platform.machine(), "stages": {name: run(args, name) for name in args.stages}}, indent=1))
 
 
 MICRO = (1, 2, 4)  # micro-batches per batch; 1 is the plain padded batch
@@ -45,6 +49,8 @@ def batches(processor, stage: str, n: int) -> list[dict]:
         reason_example,
     )
 
+    if stage == "2":
+        return judge_sft_batches(processor, n)
     if stage == "1b":
         s = ReasonSettings()
         return [reason_batch(processor, [reason_example(k * s.batch + i, "train", s) for i in range(s.batch)])
@@ -54,24 +60,44 @@ def batches(processor, stage: str, n: int) -> list[dict]:
                         s.image_size) for k in range(n)]
 
 
+def judge_sft_batches(processor, n: int) -> list[dict]:
+    """Stage 2's batches: TRL's collator over one task's rows at a time (``group_by_task``), tasks in turn."""
+    import tempfile
+
+    from trl.trainer.sft_trainer import DataCollatorForVisionLanguageModeling
+
+    from unireward.train.data import load_sft_dataset
+    from unireward.train.small import build_small_data
+
+    paths = build_small_data(tempfile.mkdtemp(prefix="stage2-bench-"), n_train=2 * n, n_test=1)
+    rows = load_sft_dataset(paths["sft"]).shuffle(seed=0)
+    by_task: dict[str, list[dict]] = {}
+    for row in rows:
+        by_task.setdefault(row["task"], []).append({k: row[k] for k in ("prompt", "completion", "images")})
+    collate = DataCollatorForVisionLanguageModeling(processor, completion_only_loss=True)
+    tasks = sorted(by_task)
+    return [collate(by_task[tasks[k % 4]][8 * (k // 4):8 * (k // 4 + 1)]) for k in range(n)]
+
+
 def run(args: argparse.Namespace, stage: str) -> dict:
     from transformers import AutoProcessor, Qwen2_5_VLForConditionalGeneration
 
-    from unireward.train.stages import length_sorted_chunks
+    from unireward.train.micro_batches import length_sorted_chunks
 
     processor = AutoProcessor.from_pretrained(args.model)
+    image_token = processor.tokenizer.convert_tokens_to_ids(processor.image_token)
     data, ks = batches(processor, stage, args.steps + 2), MICRO
     models = {}
     for k in ks:
         model = Qwen2_5_VLForConditionalGeneration.from_pretrained(args.model)
-        model.model.visual.requires_grad_(False)  # stages 1 and 1b leave the tower frozen
+        model.model.visual.requires_grad_(False)  # stages 1, 1b and 2 (freeze_vision_tower) leave it frozen
         params = [p for p in model.parameters() if p.requires_grad]
         models[k] = (model, params, torch.optim.AdamW(params, lr=1e-4))
     seconds = {k: 0.0 for k in ks}
     for step, batch in enumerate(data):
         for k, (model, _, opt) in models.items():
             start = time.perf_counter()
-            sum(model(**part).loss for part in length_sorted_chunks(batch, k)).backward()
+            sum(model(**part).loss for part in length_sorted_chunks(batch, k, image_token)).backward()
             opt.step()
             opt.zero_grad()
             if step >= 2:
@@ -81,10 +107,11 @@ def run(args: argparse.Namespace, stage: str) -> dict:
     grads = []
     for k in (1, ks[-1]):
         model.zero_grad()
-        sum(model(**part).loss for part in length_sorted_chunks(data[0], k)).backward()
+        sum(model(**part).loss for part in length_sorted_chunks(data[0], k, image_token)).backward()
         grads.append([p.grad.clone() for p in params])
     real = sum(int(b["attention_mask"].sum()) for b in data)
-    padded = {k: sum(sum(p["input_ids"].numel() for p in length_sorted_chunks(b, k)) for b in data) for k in ks}
+    padded = {k: sum(p["input_ids"].numel() for b in data for p in length_sorted_chunks(b, k, image_token))
+              for k in ks}
     return {"batch": len(data[0]["input_ids"]),
             "seconds_per_step": {f"micro_{k}": round(seconds[k] / args.steps, 4) for k in ks},
             "speedup_vs_whole_batch": {f"micro_{k}": round(seconds[1] / seconds[k], 2) for k in ks[1:]},

@@ -156,3 +156,48 @@ def test_lora_saves_a_merged_judge_and_the_adapter(sft_export, base_model, tmp_p
     judge = ur.load_judge(out, mode="logprob", num_frames=4)
     rec = next(r for r in read_records(sft_export / "records.jsonl") if r.form == Form.PAIR)
     assert judge.compare_batch([rec.judge_inputs(sft_export)])[0].winner in ("A", "B", "tie")
+
+
+def test_micro_batches_train_the_same_steps_with_less_padding(sft_export, base_model, tmp_path):
+    """Length-sorted micro-batches in TRL's trainer: the logged losses and the trained weights of a padded-batch
+    run, from fewer padded positions."""
+    from transformers import AutoConfig, AutoModelForImageTextToText, AutoProcessor
+    from trl.trainer.sft_trainer import DataCollatorForVisionLanguageModeling
+
+    from unireward.train import train_judge
+    from unireward.train.data import load_sft_dataset
+    from unireward.train.micro_batches import length_sorted_chunks
+
+    runs = {}
+    for k in (1, 4):
+        out = tmp_path / f"k{k}"
+        # plain SGD: the weights then differ by lr x the gradients' difference (Adam would magnify float noise
+        # where a gradient is near zero)
+        cfg = cpu_config(max_steps=3, per_device_train_batch_size=8, balance_tasks=False, micro_batches=k,
+                         optim="sgd", learning_rate=0.5, output_dir=str(out), save_strategy="steps", save_steps=3)
+        train_judge(sft_export, base_model, out, cfg)
+        runs[k] = (_losses(out), AutoModelForImageTextToText.from_pretrained(out).state_dict())
+    assert [s for s, _ in runs[4][0]] == [1, 2, 3]
+    for (_, a), (_, b) in zip(runs[1][0], runs[4][0]):
+        assert a == pytest.approx(b, rel=1e-4)
+    base = AutoModelForImageTextToText.from_pretrained(base_model).state_dict()
+    moved = 0
+    for name, w in runs[1][1].items():
+        assert torch.allclose(w, runs[4][1][name], atol=1e-6), name
+        moved += not torch.equal(w, base[name])
+    assert moved > len(base) // 2  # the steps trained (most tensors changed)
+
+    # the rows of a mixed batch (both forms of every task) split into micro-batches with less padding
+    ds = load_sft_dataset(sft_export)
+    collator = DataCollatorForVisionLanguageModeling(AutoProcessor.from_pretrained(base_model),
+                                                     completion_only_loss=True)
+    batch = collator([{k: row[k] for k in ("prompt", "completion", "images")} for row in ds.select(range(8))])
+    image_token = AutoConfig.from_pretrained(base_model).image_token_id
+    parts = length_sorted_chunks(batch, 4, image_token)
+    assert sum(len(p["input_ids"]) for p in parts) == 8
+    assert sum(int(p["image_grid_thw"].shape[0]) for p in parts) == int(batch["image_grid_thw"].shape[0])
+    padded = sum(p["input_ids"].numel() for p in parts)
+    assert padded < batch["input_ids"].numel()
+    assert sum(int(p["attention_mask"].sum()) for p in parts) == int(batch["attention_mask"].sum())
+    with pytest.raises(ValueError, match="micro_batches must be at least 1"):
+        cpu_config(micro_batches=0)

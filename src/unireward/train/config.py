@@ -14,6 +14,8 @@ Judge-specific fields (everything else is a `transformers.TrainingArguments` / `
 - ``balance_tasks``: every epoch draws the same number of rows from each task (smaller tasks repeated,
   larger ones subsampled) — the paper's lesson from its imbalance ablation. ``group_by_task``: each
   device batch holds rows of one task only (less padding when images-only rows meet 16-frame video pairs).
+- ``micro_batches``: run each device batch as N micro-batches of rows of similar length (the same loss and
+  gradient with less padding; 1 = the plain padded batch, the default; Qwen-VL layouts only).
 - ``freeze_vision_tower``: train only the projector and the language model.
 - ``use_peft`` + ``lora_*``: LoRA adapters instead of full fine-tuning; ``merge_lora`` saves a merged model
   (loadable without peft or the base checkpoint) and keeps the adapter under ``adapter/``.
@@ -51,6 +53,8 @@ class JudgeSFTConfig(SFTConfig):
     tasks: list[str] | None = field(default=None, metadata={"help": "Train on rows of these tasks only."})
     balance_tasks: bool = field(default=True, metadata={"help": "Equal rows per task in every epoch."})
     group_by_task: bool = field(default=False, metadata={"help": "One task per device batch (less padding)."})
+    micro_batches: int = field(default=1, metadata={"help": "Run each device batch as N length-sorted micro-batches "
+                                                      "(same gradient, less padding; Qwen-VL layouts)."})
     freeze_vision_tower: bool = field(default=False, metadata={"help": "Train projector + LM only."})
     min_pixels: int | None = field(default=None, metadata={"help": "Processor min pixels per image."})
     max_pixels: int | None = field(default=None, metadata={"help": "Processor max pixels per image (upstream 512^2)."})
@@ -71,6 +75,8 @@ class JudgeSFTConfig(SFTConfig):
     eval_judge_batch_size: int = field(default=8, metadata={"help": "Batch size of the judge evaluation."})
 
     def __post_init__(self):
+        if self.micro_batches < 1:
+            raise ValueError(f"micro_batches must be at least 1, got {self.micro_batches}")
         from unireward.judges.config import JudgeConfig
 
         try:  # the judge options are checked in one place

@@ -55,7 +55,7 @@ Design choices a user will notice:
   costs less (benchmarks/stage_micro_batches.py: 1.48x on stage 1b, 1.31x on stage 1). ``micro_batches=1`` is
   the plain padded batch.
 - Plain torch loops rather than TRL: TRL's SFTTrainer wants a dataset; these stages draw data on the fly and
-  stage 0 has no language loss. Stage 2 is the judge SFT of `train_judge`, unchanged.
+  stage 0 has no language loss. Stage 2 is the judge SFT of `train_judge` (its own ``micro_batches``).
 """
 
 from __future__ import annotations
@@ -78,6 +78,7 @@ from unireward.synth.generate import TASK_SHORT, make_sample
 from unireward.synth.render import render_clip, render_scene
 from unireward.synth.world import COLORS, DIRECTIONS, SHAPES, SIZES, Clip, Scene, track_facts
 from unireward.tasks import Form, Task
+from unireward.train.micro_batches import IGNORE, length_sorted_chunks
 
 
 IMAGE_TASKS = [(Task.IMAGE_GENERATION, Form.PAIR), (Task.IMAGE_GENERATION, Form.POINT),
@@ -93,7 +94,6 @@ TOKEN_HEADS = {"shape": len(SHAPE_CLASSES), "color": len(COLOR_CLASSES), "size":
                "cell": 9}  # "cell": which grid cell the token covers (g x g classes; 9 for 84-px images)
 CLIP_HEADS = {"direction": len(DIRECTION_CLASSES), "speed": len(SPEED_CLASSES), "turns": 2,
               "event": len(EVENT_CLASSES), "jump": 2}
-IGNORE = -100
 
 
 # ------------------------------------------------------------------------------------------ the world's media
@@ -187,44 +187,6 @@ def encode(processor: Any, texts: list[str], images: list, padding_side: str = "
     enc = processor.tokenizer(out, padding=True, padding_side=padding_side, return_tensors="pt")
     types = (enc["input_ids"] == processor.image_token_id).long()  # 1 on image tokens (no videos here)
     return {**enc, "mm_token_type_ids": types, "pixel_values": pv, "image_grid_thw": grid}
-
-
-def length_sorted_chunks(batch: dict[str, torch.Tensor], k: int) -> list[dict[str, torch.Tensor]]:
-    """A right-padded training batch as `k` micro-batches of rows of similar length, each cut to its own longest
-    row. Each carries ``num_items_in_batch`` (the whole batch's count of trained tokens), so the micro-batches'
-    losses sum to the batch's mean loss and their gradients to its gradient: the same step, with less padding.
-    (Mixed tasks make one batch's rows 70-300 tokens long; a third of a stage-1b batch was padding.) Images
-    follow their rows: each row owns the next images whose merged tokens it holds."""
-    lengths = batch["attention_mask"].sum(1)
-    if k <= 1 or len(lengths) < 2:
-        return [batch]
-    assert bool((batch["attention_mask"][:, 0] == 1).all()), "right padding expected"
-    n_items = int((batch["labels"][:, 1:] != IGNORE).sum())
-    owned: list[list[int]] = [[] for _ in lengths]  # image indices per row
-    if "pixel_values" in batch:
-        patches = batch["image_grid_thw"].prod(-1)
-        tokens_per_row = batch["mm_token_type_ids"].sum(1).tolist()
-        merge2 = int(patches.sum()) // max(1, sum(tokens_per_row))
-        image = 0
-        for row, need in enumerate(tokens_per_row):
-            while need > 0:
-                owned[row].append(image)
-                need -= int(patches[image]) // merge2
-                image += 1
-        starts = torch.cat([torch.zeros(1, dtype=torch.long), patches.cumsum(0)]).tolist()
-    out = []
-    for rows in torch.argsort(lengths, stable=True).chunk(k):
-        rows = rows.sort().values
-        width = int(lengths[rows].max())
-        part = {key: v[rows, :width] for key, v in batch.items() if v.dim() == 2 and v.shape[0] == len(lengths)
-                and key not in ("pixel_values", "image_grid_thw")}
-        images = [i for r in rows.tolist() for i in owned[r]]
-        if "pixel_values" in batch:
-            part["image_grid_thw"] = batch["image_grid_thw"][images]
-            part["pixel_values"] = torch.cat([batch["pixel_values"][starts[i]:starts[i + 1]] for i in images]) \
-                if images else batch["pixel_values"][:0]
-        out.append({**part, "num_items_in_batch": n_items})
-    return out
 
 
 # ------------------------------------------------------------------------------------------ the loop

@@ -11,7 +11,8 @@ Design choices a user will notice:
 - Loss on the answer only (prompt-completion rows, ``completion_only_loss``). The prompt is the judge's
   inference prompt token for token: same chat template, same text, media first (tests/train check it).
 - Sampling is balanced per task by default (`TaskBalancedSampler`); ``group_by_task`` batches one task at a
-  time.
+  time. ``micro_batches`` > 1 runs each device batch as that many length-sorted micro-batches (the same loss
+  and gradient, less padding; Qwen-VL layouts; `unireward.train.micro_batches`).
 - The output folder is a judge: ``unireward.load_judge(OUT)`` works on it (weights, processor with the
   training pixel budget, and ``unireward.json`` naming the prompt family). Checkpoints
   (``OUT/checkpoint-N``) hold the same files, so any of them is a judge too; ``resume=True`` continues from
@@ -36,6 +37,7 @@ from trl import SFTTrainer
 from unireward.train.config import JudgeSFTConfig, load_config
 from unireward.train.data import TaskBalancedSampler, export_family, load_sft_dataset
 from unireward.train.evaluate import evaluate_judge, flat_metrics, live_judge, select_records
+from unireward.train.micro_batches import length_sorted_chunks
 
 
 JUDGE_FILE = "unireward.json"
@@ -69,6 +71,21 @@ class JudgeSFTTrainer(CheckpointResumeMixin, SFTTrainer):
     def __init__(self, *args: Any, task_groups: list[str] | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self._task_groups = task_groups
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        """The batch's loss as length-sorted micro-batches (``micro_batches``): same loss and gradient, less
+        padding. Evaluation, ``return_outputs`` and layouts other than Qwen-VL's take the padded batch."""
+        k = self.args.micro_batches if model.training and not return_outputs else 1
+        image_token = getattr(self.model.config, "image_token_id", None)
+        parts = length_sorted_chunks(inputs, k, image_token) if k > 1 else [inputs]
+        if len(parts) == 1:
+            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+        total = None
+        for part in parts:
+            n = part.pop("num_items_in_batch")
+            loss = super().compute_loss(model, part, num_items_in_batch=num_items_in_batch or n)
+            total = loss if total is None else total + loss
+        return total
 
     def _get_train_sampler(self, train_dataset=None):
         args: JudgeSFTConfig = self.args
