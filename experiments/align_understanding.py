@@ -19,6 +19,8 @@ Design choices:
   the aligned model).
 - All strategies of one signal share one construct store: they see the same 10 samples per question and the
   same judge answers, so they differ only in how they pick the pair (as `experiments/construct_strategies.py`).
+  ``--stores DIR`` puts both signals in one store per task and seed (the oracle's and the judge's cells then
+  share the samples too), and lets a run into another ``--out`` reuse an earlier run's samples and judgments.
 - ``--config`` is a `VLMDPOConfig` file (e.g. CPU settings, a fixed ``max_steps``); every cell uses it unchanged.
   Cells with no kept pairs are reported, not trained.
 - ``--min-margin M`` / ``--min-gap G`` / ``--min-reasoning-prob R`` add the confidence filters of
@@ -166,7 +168,8 @@ def run_task(args: argparse.Namespace, task: str, seed: int, judges: dict[str, A
     sure = f", reasoning >= {args.min_reasoning_prob:g}" if args.min_reasoning_prob else ""
     label = f" (margin >= {args.min_margin:g}, gap > {args.min_gap:g}{sure})" if filters else ""
     for signal in args.signals:
-        judge, store = judges[signal], root / "stores" / signal
+        judge = judges[signal]
+        store = args.stores / f"{task}-seed{seed}" if args.stores else root / "stores" / signal
         for strategy in args.strategies:
             used = filters if signal == "judge" and strategy != "random" else {}
             name = f"{strategy}{tag}" if used else strategy
@@ -357,6 +360,9 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     p.add_argument("--min-reasoning-prob", type=float, default=0.0,
                    help="Judge cells: count a verdict or score only when every token of the judge's reasoning had "
                         "at least this probability (reason-logprob mode).")
+    p.add_argument("--stores", type=Path, metavar="DIR",
+                   help="Keep samples and judgments in DIR/TASK-seedS, one store for both signals (default: "
+                        "OUT/TASK-seedS/stores/SIGNAL). Another run's DIR reuses its samples and judgments.")
     p.add_argument("--no-second-round", dest="second_round", action="store_false")
     args = p.parse_args(argv)
     if args.merge:

@@ -39,10 +39,11 @@ def test_toy_run(tiny_qwen, judge_dir, tmp_path):
                      str(tmp_path / "run"), "--config", str(cfg), "--tasks", "image_understanding",
                      "--train-questions", "3", "--test-questions", "4", "--n", "2", "--max-new-tokens", "4",
                      "--signals", "judge", "--strategies", "pair-point", "--min-gap", "1000",
-                     "--no-second-round"])
+                     "--no-second-round", "--stores", str(tmp_path / "stores")])
     filtered = [r for r in rows if "signal" in r]
     assert [(r["cell"], r["note"], r["min_gap"]) for r in filtered] == [
         ("judge / pair-point (margin >= 0, gap > 1000)", "no pairs kept", 1000.0)]
+    assert (tmp_path / "stores" / "image_understanding-seed0").stat().st_size > 0  # --stores: the store's place
     kept = json.loads((tmp_path / "run" / "results.json").read_text())  # the first run's cells and the new one
     assert [r["cell"] for r in kept] == [r["cell"] for r in first] + [filtered[0]["cell"]]
 
