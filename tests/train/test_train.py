@@ -201,3 +201,21 @@ def test_micro_batches_train_the_same_steps_with_less_padding(sft_export, base_m
     assert sum(int(p["attention_mask"].sum()) for p in parts) == int(batch["attention_mask"].sum())
     with pytest.raises(ValueError, match="micro_batches must be at least 1"):
         cpu_config(micro_batches=0)
+
+
+def test_micro_batches_leave_batches_they_cannot_split_whole():
+    from unireward.train.micro_batches import length_sorted_chunks
+
+    ids = torch.tensor([[5, 6, 7, 0], [5, 6, 0, 0], [5, 6, 7, 8], [5, 0, 0, 0]])
+    batch = {"input_ids": ids, "attention_mask": (ids != 0).long(), "labels": ids.masked_fill(ids == 0, -100)}
+    parts = length_sorted_chunks(batch, 2)
+    assert [p["input_ids"].tolist() for p in parts] == [[[5, 6], [5, 0]], [[5, 6, 7, 0], [5, 6, 7, 8]]]
+    assert all(p["num_items_in_batch"] == 6 for p in parts)  # the whole batch's shifted label count
+    # native video inputs (or any per-batch tensor it does not know) are not divided among rows: one whole batch
+    video = {**batch, "pixel_values_videos": torch.zeros(8, 12), "video_grid_thw": torch.tensor([[2, 2, 2]] * 4)}
+    assert length_sorted_chunks(video, 2) == [video]
+    llava = {**batch, "pixel_values": torch.zeros(4, 2, 3, 8, 8), "image_sizes": torch.tensor([[8, 8]] * 4)}
+    assert length_sorted_chunks(llava, 2) == [llava]
+    with pytest.raises(ValueError, match="needs mm_token_type_ids or image_token_id"):
+        images = {"pixel_values": torch.zeros(4, 12), "image_grid_thw": torch.tensor([[1, 2, 2]])}
+        length_sorted_chunks({**batch, **images}, 2)

@@ -25,7 +25,8 @@ def length_sorted_chunks(batch: dict[str, Any], k: int, image_token_id: int | No
     (Mixed tasks make one batch's rows 70-300 tokens long; a third of a stage-1b batch was padding.) Images
     follow their rows: each row owns the next images whose merged tokens it holds."""
     lengths = batch["attention_mask"].sum(1)
-    if k <= 1 or len(lengths) < 2:
+    shape = batch["attention_mask"].shape
+    if k <= 1 or len(lengths) < 2 or any(_unsplittable(key, v, shape) for key, v in batch.items()):
         return [batch]
     assert bool((batch["attention_mask"][:, 0] == 1).all()), "right padding expected"
     n_items = int((batch["labels"][:, 1:] != IGNORE).sum())
@@ -52,8 +53,8 @@ def length_sorted_chunks(batch: dict[str, Any], k: int, image_token_id: int | No
     for rows in torch.argsort(lengths, stable=True).chunk(k):
         rows = rows.sort().values
         width = int(lengths[rows].max())
-        part = {key: v[rows, :width] if _per_token(v, len(lengths)) else v for key, v in batch.items()
-                if key not in ("pixel_values", "image_grid_thw")}
+        part = {key: v[rows, :width] if _per_token(key, v, shape) else v for key, v in batch.items()
+                if key not in IMAGES}
         images = [i for r in rows.tolist() for i in owned[r]]
         if "pixel_values" in batch:
             part["image_grid_thw"] = batch["image_grid_thw"][images]
@@ -63,5 +64,18 @@ def length_sorted_chunks(batch: dict[str, Any], k: int, image_token_id: int | No
     return out
 
 
-def _per_token(value: Any, rows: int) -> bool:
-    return isinstance(value, torch.Tensor) and value.dim() == 2 and value.shape[0] == rows
+IMAGES = ("pixel_values", "image_grid_thw")  # the Qwen-VL image layout, divided among rows above
+
+
+def _per_token(key: str, value: Any, shape: torch.Size) -> bool:
+    """A (rows, sequence) tensor such as input_ids, labels or mm_token_type_ids."""
+    media = ("pixel" in key or "grid" in key or key in ("image_sizes", "second_per_grid_ts"))
+    return isinstance(value, torch.Tensor) and value.shape == shape and not media
+
+
+def _unsplittable(key: str, value: Any, shape: torch.Size) -> bool:
+    """A tensor this function cannot divide among rows (native video inputs, LLaVA's tiles, ...): the batch is
+    then run whole rather than split wrongly."""
+    if not isinstance(value, torch.Tensor) or value.dim() == 0 or _per_token(key, value, shape):
+        return False
+    return key not in IMAGES
