@@ -16,6 +16,7 @@ import torch
 
 
 IGNORE = -100
+IMAGES = ("pixel_values", "image_grid_thw")  # the Qwen-VL image layout, divided among rows below
 
 
 def length_sorted_chunks(batch: dict[str, Any], k: int, image_token_id: int | None = None) -> list[dict[str, Any]]:
@@ -26,14 +27,13 @@ def length_sorted_chunks(batch: dict[str, Any], k: int, image_token_id: int | No
     follow their rows: each row owns the next images whose merged tokens it holds."""
     lengths = batch["attention_mask"].sum(1)
     shape = batch["attention_mask"].shape
-    if k <= 1 or len(lengths) < 2 or any(_unsplittable(key, v, shape) for key, v in batch.items()):
+    other_layout = "pixel_values" in batch and "image_grid_thw" not in batch  # e.g. LLaVA's per-image tiles
+    if k <= 1 or len(lengths) < 2 or other_layout or any(_unsplittable(key, v, shape) for key, v in batch.items()):
         return [batch]
     assert bool((batch["attention_mask"][:, 0] == 1).all()), "right padding expected"
     n_items = int((batch["labels"][:, 1:] != IGNORE).sum())
     owned: list[list[int]] = [[] for _ in lengths]  # image indices per row
     if "pixel_values" in batch:
-        if "image_grid_thw" not in batch:  # not the Qwen-VL layout (LLaVA's per-image tiles): the padded batch
-            return [batch]
         if "mm_token_type_ids" in batch:
             tokens_per_row = (batch["mm_token_type_ids"] != 0).sum(1).tolist()
         elif image_token_id is not None:
@@ -62,9 +62,6 @@ def length_sorted_chunks(batch: dict[str, Any], k: int, image_token_id: int | No
                 if images else batch["pixel_values"][:0]
         out.append({**part, "num_items_in_batch": n_items})
     return out
-
-
-IMAGES = ("pixel_values", "image_grid_thw")  # the Qwen-VL image layout, divided among rows above
 
 
 def _per_token(key: str, value: Any, shape: torch.Size) -> bool:
