@@ -27,12 +27,17 @@ Design choices:
   `unireward.construct.sift.SiftConfig` to the judge signal's cells (the oracle is never unsure): a verdict
   counts only when |2 P(A) - 1| >= M (needs ``--judge-mode logprob`` or ``reason-logprob``), a pair only when
   the chosen score is more than G above the rejected one, a verdict or score only when every token of the
-  judge's reasoning had probability >= R (``reason-logprob``). The cells are named ``judge / STRATEGY (margin
-  >= M, gap > G[, reasoning >= R])`` and reuse the judge's store, so the only new judge calls are the swapped
-  re-judging of unsure pairs (and, with R, answers cached before judges reported the reasoning's
-  probability). ``--signals judge`` skips the oracle
-  cells (already measured on the same questions). A rerun into the same ``--out`` adds its cells to
-  ``results.json`` (a cell measured again replaces its row).
+  judge's reasoning had probability >= R (``reason-logprob``); ``--min-chosen-score S`` keeps a pair only when
+  the chosen answer's score reaches S of the judge's scale. The cells are named ``judge / STRATEGY (margin
+  >= M, gap > G[, reasoning >= R][, chosen score >= S])`` and reuse the judge's store, so the only new judge
+  calls are the swapped re-judging of unsure pairs (and, with R, answers cached before judges reported the
+  reasoning's probability). ``--signals judge`` skips the oracle cells (already measured on the same
+  questions). A rerun into the same ``--out`` adds its cells to ``results.json`` (a cell measured again
+  replaces its row).
+- ``--pool-seeds 0 1 2`` trains every cell on the pairs of those seeds' training questions together (each
+  constructed with its own seed and store, as in its own run, so an earlier run's samples and judgments are
+  reused); each of ``--seeds`` still seeds the DPO and tests on its own held-out questions (the test split's
+  scenes are disjoint from every seed's training split). Cells are named ``..., questions of seeds 0+1+2``.
 - ``--judge oracle`` makes the judge signal the oracle too (a cheap smoke run); the judge is otherwise loaded
   with `unireward.load_judge`.
 
@@ -52,6 +57,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -78,6 +84,29 @@ def write_questions(out: Path, task: str, split: str, n: int, seed: int) -> Path
     path = folder / "prompts.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return path
+
+
+def pool_pairs(parts: dict[int, tuple[Path, Path]], out: Path) -> tuple[Path, Path]:
+    """One pair set (and its prompts file) from several seeds' sets: ids become ``sSEED/ID`` (each seed numbers its
+    questions from 0), media are hard-linked into ``out/media`` (content-hashed names, so two seeds never clash),
+    and the prompts point at each seed's rendered questions."""
+    pairs, prompts = [], []
+    for seed, (folder, questions) in parts.items():
+        for row in map(json.loads, (folder / "pairs.jsonl").read_text().splitlines()):
+            for key in ("images", "videos"):
+                for rel in row.get(key) or []:
+                    target = out / rel
+                    if not target.exists():
+                        target.parent.mkdir(parents=True, exist_ok=True)
+                        os.link(folder / rel, target)
+            pairs.append({**row, "id": f"s{seed}/{row['id']}"})
+        for q in map(json.loads, questions.read_text().splitlines()):
+            media = {k: os.path.relpath(questions.parent / q[k], out) for k in ("image", "video") if k in q}
+            prompts.append({**q, **media, "id": f"s{seed}/{q['id']}"})
+    out.mkdir(parents=True, exist_ok=True)
+    for name, rows in (("pairs.jsonl", pairs), ("prompts.jsonl", prompts)):
+        (out / name).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return out, out / "prompts.jsonl"
 
 
 def greedy_correct(model: str, prompts: Path, oracle: Any, max_new_tokens: int, video_as: str = "video"
@@ -144,14 +173,17 @@ def run_task(args: argparse.Namespace, task: str, seed: int, judges: dict[str, A
     from unireward.construct.sift import SiftConfig
 
     root = args.out / f"{task}-seed{seed}"
-    train_q = write_questions(root, task, "train", args.train_questions, seed)
+    train_seeds = args.pool_seeds or [seed]
+    train_qs = {s: write_questions(args.out / f"{task}-seed{s}", task, "train", args.train_questions, s)
+                for s in train_seeds}
     test_q = write_questions(root, task, "test", args.test_questions, seed)
     base = greedy_correct(args.answerer, test_q, oracle, args.max_new_tokens, args.video_as)
     rows = [cell("answerer (no DPO)", base, base, {"task": task, "seed": seed})]
     spec = (f"?temperature={args.temperature}&max_new_tokens={args.max_new_tokens}&num_frames=8"
             f"&video_as={args.video_as}")
 
-    def dpo_cell(signal: str, strategy: str, model: str, pairs: Path, out: Path, name: str) -> dict[str, Any]:
+    def dpo_cell(signal: str, strategy: str, model: str, pairs: Path, out: Path, name: str,
+                 train_q: Path) -> dict[str, Any]:
         kept = sum(1 for _ in open(pairs / "pairs.jsonl")) if (pairs / "pairs.jsonl").is_file() else 0
         extra = {"task": task, "seed": seed, "signal": signal, "strategy": strategy, "pairs": kept}
         if kept == 0:
@@ -163,29 +195,37 @@ def run_task(args: argparse.Namespace, task: str, seed: int, judges: dict[str, A
         return cell(name, correct, base, {**extra, "steps": summary["steps"], "train_loss": summary["train_loss"]})
 
     filters = SiftConfig(min_margin=args.min_margin, min_gap=args.min_gap,
-                         min_reasoning_prob=args.min_reasoning_prob).filters()  # validated, only those on
+                         min_reasoning_prob=args.min_reasoning_prob,
+                         min_chosen_score=args.min_chosen_score).filters()  # validated, only those on
     tag = "".join(f"-{k.split('_')[1]}{v:g}" for k, v in filters.items())
     sure = f", reasoning >= {args.min_reasoning_prob:g}" if args.min_reasoning_prob else ""
+    sure += f", chosen score >= {args.min_chosen_score:g}" if args.min_chosen_score else ""
     label = f" (margin >= {args.min_margin:g}, gap > {args.min_gap:g}{sure})" if filters else ""
+    pool = f"-pool{'-'.join(map(str, train_seeds))}" if args.pool_seeds else ""
+    pooled = f", questions of seeds {'+'.join(map(str, train_seeds))}" if args.pool_seeds else ""
     for signal in args.signals:
         judge = judges[signal]
-        store = args.stores / f"{task}-seed{seed}" if args.stores else root / "stores" / signal
         for strategy in args.strategies:
             used = filters if signal == "judge" and strategy != "random" else {}
             name = f"{strategy}{tag}" if used else strategy
-            pairs = root / "pairs" / signal / name
-            construct(task, train_q, f"vlm:{args.answerer}{spec}", judge, pairs, n=args.n, strategy=strategy,
-                      seed=seed, progress=False, store_path=store, **used)
-            cell_name = f"{signal} / {strategy}{label if used else ''}"
-            rows.append({**dpo_cell(signal, strategy, args.answerer, pairs, root / "models" / signal / name,
-                                    cell_name), **used})
+            parts = {}
+            for s, train_q in train_qs.items():  # each seed's questions with its own store and sampling seed
+                s_root = args.out / f"{task}-seed{s}"
+                store = args.stores / f"{task}-seed{s}" if args.stores else s_root / "stores" / signal
+                parts[s] = (s_root / "pairs" / signal / name, train_q)
+                construct(task, train_q, f"vlm:{args.answerer}{spec}", judge, parts[s][0], n=args.n,
+                          strategy=strategy, seed=s, progress=False, store_path=store, **used)
+            pairs, train_q = pool_pairs(parts, root / "pairs" / signal / f"{name}{pool}") if pool else parts[seed]
+            cell_name = f"{signal} / {strategy}{label if used else ''}{pooled}"
+            rows.append({**dpo_cell(signal, strategy, args.answerer, pairs,
+                                    root / "models" / signal / f"{name}{pool}", cell_name, train_q), **used})
     first = root / "models" / "judge" / "pair-point"
     if args.second_round and (first / "model.safetensors").is_file():
         pairs2 = root / "pairs" / "judge" / "pair-point-round2"
-        construct(task, train_q, f"vlm:{first}{spec}", judges["judge"], pairs2, n=args.n, strategy="pair-point",
+        construct(task, train_qs[seed], f"vlm:{first}{spec}", judges["judge"], pairs2, n=args.n, strategy="pair-point",
                   seed=seed + 1000, progress=False)
         rows.append(dpo_cell("judge", "pair-point", str(first), pairs2, root / "models" / "judge" / "round2",
-                             "judge / pair-point, round 2"))
+                             "judge / pair-point, round 2", train_qs[seed]))
     return rows
 
 
@@ -360,11 +400,20 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     p.add_argument("--min-reasoning-prob", type=float, default=0.0,
                    help="Judge cells: count a verdict or score only when every token of the judge's reasoning had "
                         "at least this probability (reason-logprob mode).")
+    p.add_argument("--min-chosen-score", type=float, default=0.0,
+                   help="Judge cells: keep a pair only when the chosen answer's score reaches this share of the "
+                        "judge's scale (0-1).")
     p.add_argument("--stores", type=Path, metavar="DIR",
                    help="Keep samples and judgments in DIR/TASK-seedS, one store for both signals (default: "
                         "OUT/TASK-seedS/stores/SIGNAL). Another run's DIR reuses its samples and judgments.")
+    p.add_argument("--pool-seeds", type=int, nargs="+", metavar="S",
+                   help="Train every DPO cell on the pairs of these seeds' training questions together (each seed's "
+                        "questions, samples and store as in its own run); each of --seeds still seeds the DPO and "
+                        "tests on its own held-out questions. More questions without sampling or judging again.")
     p.add_argument("--no-second-round", dest="second_round", action="store_false")
     args = p.parse_args(argv)
+    if args.pool_seeds and args.second_round:
+        p.error("--pool-seeds needs --no-second-round (round 2 samples one seed's questions)")
     if args.merge:
         rows = merge(args.merge)
         args.out.mkdir(parents=True, exist_ok=True)

@@ -122,3 +122,28 @@ def test_a_video_input_that_differs_from_the_dpo_config_is_refused(tmp_path, cap
     with pytest.raises(SystemExit):
         exp.main([*common, "--video-as", "video"])
     assert "--video-as video but the DPO config" in capsys.readouterr().err
+
+
+def test_pooled_seeds_make_one_pair_set_with_distinct_ids_and_working_paths(tmp_path):
+    from unireward.synth import Oracle
+
+    exp, oracle, parts = load_experiment("align_understanding"), Oracle(), {}
+    for seed in (0, 1):  # two seeds' questions, each with its own pair set (its questions' truth as chosen)
+        prompts = exp.write_questions(tmp_path / f"seed{seed}", "image_understanding", "train", 2, seed=seed)
+        pairs = tmp_path / f"seed{seed}" / "pairs"
+        (pairs / "media").mkdir(parents=True)
+        rows = []
+        for q in map(json.loads, prompts.read_text().splitlines()):
+            name = f"media/{seed}-{q['id']}.png"  # content-hashed in construct: distinct images, distinct names
+            (pairs / name).write_bytes((prompts.parent / q["image"]).read_bytes())
+            truth = oracle.answer(q["prompt"], str(prompts.parent / q["image"]))
+            rows.append({"id": q["id"], "images": [name], **{side: [{"role": "assistant", "content": [
+                {"type": "text", "text": text}]}] for side, text in (("chosen", truth), ("rejected", "zzz"))}})
+        (pairs / "pairs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        parts[seed] = (pairs, prompts)
+    pooled, prompts = exp.pool_pairs(parts, tmp_path / "elsewhere" / "pooled")
+    rows = [json.loads(line) for line in (pooled / "pairs.jsonl").read_text().splitlines()]
+    assert [r["id"] for r in rows] == ["s0/train-0", "s0/train-1", "s1/train-0", "s1/train-1"]
+    assert all((pooled / r["images"][0]).is_file() for r in rows)
+    # the pooled prompts point at each seed's rendered questions: the oracle grades every chosen answer right
+    assert exp.pair_quality(pooled, prompts, oracle)["chosen_right"] == 1.0

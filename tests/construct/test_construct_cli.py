@@ -44,6 +44,10 @@ def test_cli_runs_and_prints_a_summary(tmp_path, judge_dir):
     assert gap.exit_code == 0, gap.output
     assert json.loads(gap.stdout)["kept"] == 0 and json.loads(gap.stdout)["judge_calls"] == {"pair": 0, "point": 0}
     assert json.loads((out / "run.json").read_text())["min_gap"] == 9.0
+    # the floor on the chosen score reads the same stored scores: none of the tiny judge's is at the top
+    floor = CliRunner().invoke(app(), args + ["--min-chosen-score", "1.0"])
+    assert json.loads(floor.stdout)["kept"] == 0 and json.loads(floor.stdout)["judge_calls"] == {"pair": 0, "point": 0}
+    assert json.loads((out / "run.json").read_text())["min_chosen_score"] == 1.0
     bad = CliRunner().invoke(app(), args[:6] + ["gan:x"] + args[7:])
     assert bad.exit_code != 0 and "KIND one of vlm:, diffusers:, t2v:, jsonl:" in str(bad.exception)
 

@@ -184,6 +184,27 @@ def test_min_gap_keeps_only_pairs_whose_scores_are_far_apart():
     assert run(Table(scores={0: 3, 1: 8, 2: 6}), 3, "point-only", min_gap=4.9).kept
 
 
+def test_min_chosen_score_drops_pairs_whose_best_winner_is_still_bad():
+    # every sample bad on a 1-5 scale: the pairs still have winners and a best winner (2 against 1)
+    bad = {0: Score(2.0, (1.0, 5.0), normalized=0.25), 1: Score(1.0, (1.0, 5.0), normalized=0.0),
+           2: Score(1.5, (1.0, 5.0)), 3: Score(1.0, (1.0, 5.0))}  # 2 has no normalized: from its scale, 0.125
+    t = Table({(0, 1): "A", (2, 3): "A"}, bad)
+    assert run(t, 4).kept  # off: the paper's algorithm keeps it
+    d = run(t, 4, min_chosen_score=0.5)
+    assert not d.kept and (d.chosen, d.rejected) == (0, 1)
+    assert d.reason == "chosen score 2 is below min_chosen_score 0.5 of its scale (at 0.25)"
+    assert run(t, 4, min_chosen_score=0.25).kept  # at the floor is enough
+    good = {**bad, 2: Score(4.5, (1.0, 5.0))}  # 0.875 of its scale
+    d = run(Table({(0, 1): "A", (2, 3): "A"}, good), 4, min_chosen_score=0.5)
+    assert d.kept and (d.chosen, d.rejected) == (2, 1)
+    # point-only too; a plain number is read as a share already, and one outside [0, 1] cannot be floored
+    assert not run(Table(scores={0: 0.3, 1: 0.1}), 2, "point-only", min_chosen_score=0.5).kept
+    assert run(Table(scores={0: 0.7, 1: 0.1}), 2, "point-only", min_chosen_score=0.5).kept
+    d = run(Table(scores={0: 7, 1: 2}), 2, "point-only", min_chosen_score=0.5)
+    assert not d.kept and d.reason == "chosen score 7 has no scale for min_chosen_score (a plain number outside " \
+                                      "[0, 1])"
+
+
 def test_min_reasoning_prob_makes_unsure_reasoning_a_tie_and_leaves_unsure_scores_out():
     # (0, 1) reasoned surely; (2, 3) written with one token at 0.3: a tie, judged again in swapped order
     verdicts = {(0, 1): Verdict("A", prob_a=0.9, reasoning_prob=0.95), (2, 3): Verdict("B", prob_a=0.2,
@@ -224,6 +245,9 @@ def test_filter_settings_are_checked():
         SiftConfig(min_reasoning_prob=-0.1)
     assert SiftConfig().filters() == {} and SiftConfig(min_gap=2).filters() == {"min_gap": 2}
     assert SiftConfig(min_reasoning_prob=0.5).filters() == {"min_reasoning_prob": 0.5}
+    with pytest.raises(ValueError, match=r"min_chosen_score must be in \[0, 1\]"):
+        SiftConfig(min_chosen_score=3)
+    assert SiftConfig(min_chosen_score=0.5).filters() == {"min_chosen_score": 0.5}
 
 
 def test_decision_round_trips_through_json():

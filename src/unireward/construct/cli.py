@@ -47,6 +47,9 @@ def construct(
     min_reasoning_prob: Annotated[float, typer.Option(
         help="Count a verdict or score only when every token of the judge's reasoning had at least this "
              "probability (needs --mode reason-logprob); an unsure verdict is a tie, an unsure score unread.")] = 0.0,
+    min_chosen_score: Annotated[float, typer.Option(
+        help="Keep a pair only when the chosen candidate's score reaches this share of its scale (0-1; 0.5 = "
+             "the middle): drops pairs of two bad samples.")] = 0.0,
     mode: Mode = "generate",
     family: Family = None,
     point_scale: Annotated[str, typer.Option(help="Pointwise scale: auto (1-10 for generation, as upstream), "
@@ -76,6 +79,7 @@ def construct(
     gen_options = {"device": device}
     common = dict(n=n, strategy=strategy, resume=resume, seed=seed, on_tie=on_tie, on_unparseable=on_unparseable,
                   min_margin=min_margin, min_gap=min_gap, min_reasoning_prob=min_reasoning_prob,
+                  min_chosen_score=min_chosen_score,
                   prompts_per_batch=prompts_per_batch, limit=limit,
                   generator_options=gen_options)
     if engine == "ray":

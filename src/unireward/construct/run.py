@@ -56,20 +56,21 @@ def construct(task: Task | str, prompts: str | Path, generator: Generator | str,
               limit: int | None = None, progress: bool = True, engine: str = "local",
               generator_options: dict[str, Any] | None = None, ray_options: dict[str, Any] | None = None,
               store_path: str | Path | None = None, min_margin: float = 0.0,
-              min_gap: float = 0.0, min_reasoning_prob: float = 0.0) -> dict[str, Any]:
+              min_gap: float = 0.0, min_reasoning_prob: float = 0.0, min_chosen_score: float = 0.0
+              ) -> dict[str, Any]:
     """Build preference pairs for every prompt of `prompts`; returns the summary (also in summary.json).
 
     generator: a `Generator` or a SPEC (``diffusers:ID``, ``vlm:PATH``, ``t2v:PATH``, ``jsonl:FILE``).
     judge: a loaded judge (local engine), or with ``engine="ray"`` a judge SPEC for ``load_judge`` (the
         actors load it with the `JudgeConfig` in ``ray_options["judge_config"]``).
-    min_margin, min_gap, min_reasoning_prob: the confidence filters of `SiftConfig` (off by default).
+    min_margin, min_gap, min_reasoning_prob, min_chosen_score: the filters of `SiftConfig` (off by default).
     """
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}; valid engines: {', '.join(ENGINES)}")
     if n < 2:
         raise ValueError(f"n must be at least 2, got {n}")
     task, out = Task.parse(task), Path(output)
-    config = SiftConfig(strategy, on_tie, on_unparseable, min_margin, min_gap, min_reasoning_prob)
+    config = SiftConfig(strategy, on_tie, on_unparseable, min_margin, min_gap, min_reasoning_prob, min_chosen_score)
     items, invalid = read_prompts(prompts, task)
     items = items[:limit] if limit is not None else items
     out.mkdir(parents=True, exist_ok=True)

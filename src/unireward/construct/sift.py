@@ -27,8 +27,13 @@ Design choices a user will notice:
   reasoning it wrote first (`Verdict.reasoning_prob`, reason-logprob mode): an unsure verdict is a tie
   (follows ``on_tie``), an unsure score is left out of the sifting and reported. The margin read after the
   reasoning cannot see a wrong description the judge then reasons from confidently; the reasoning's own
-  probabilities can (docs/align.md). They trade pairs for precision: with a noisy judge, what DPO gains
-  follows how often the chosen answer is really right (docs/align.md).
+  probabilities can (docs/align.md). ``min_chosen_score`` keeps a pair only when the chosen candidate's own
+  score is at least this share of its scale (``Score.normalized``, 0 = the scale's low end, 1 = its top; a
+  plain number is read as already on [0, 1]): point sifting picks the best of the winners, and this asks that
+  the best is good, not only less bad. Among samples that are all wrong a noisy judge still finds a winner and
+  a best winner; the floor drops those wrong-over-wrong pairs, which DPO (and RPO's term on the chosen answer
+  above all) would learn from. They trade pairs for precision: with a noisy judge, what DPO gains follows how
+  often the chosen answer is really right (docs/align.md).
 - Ablations (the paper's Table XII): ``point-only`` (highest vs lowest score over all N), ``pair-only``
   (one decided fixed pair, picked at random), ``random`` (two candidates at random, no judge).
   The random picks use a seed the caller derives from the run seed and the prompt id (`prompt_seed`).
@@ -42,7 +47,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from unireward.tasks import Score, Verdict
+from unireward.tasks import Score, Verdict, normalize
 
 
 STRATEGIES: tuple[str, ...] = ("pair-point", "point-only", "pair-only", "random")
@@ -62,6 +67,7 @@ class SiftConfig:
     min_margin: float = 0.0
     min_gap: float = 0.0
     min_reasoning_prob: float = 0.0
+    min_chosen_score: float = 0.0
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
@@ -76,10 +82,14 @@ class SiftConfig:
         if not 0.0 <= self.min_reasoning_prob <= 1.0:
             raise ValueError(f"min_reasoning_prob must be in [0, 1] (a token probability), got "
                              f"{self.min_reasoning_prob}")
+        if not 0.0 <= self.min_chosen_score <= 1.0:
+            raise ValueError(f"min_chosen_score must be in [0, 1] (a share of the score's scale), got "
+                             f"{self.min_chosen_score}")
 
     def filters(self) -> dict[str, float]:
         """The confidence filters that are on (recorded in a run's configuration only when used)."""
-        return {k: getattr(self, k) for k in ("min_margin", "min_gap", "min_reasoning_prob") if getattr(self, k)}
+        names = ("min_margin", "min_gap", "min_reasoning_prob", "min_chosen_score")
+        return {k: getattr(self, k) for k in names if getattr(self, k)}
 
 
 @dataclass(frozen=True)
@@ -234,11 +244,23 @@ def _settle(pair: tuple[int, int], first: str | None, second: tuple | None) -> P
 
 
 def score_all(indices: Sequence[int], score: ScoreFn, min_reasoning_prob: float = 0.0
-              ) -> tuple[dict[int, float | None], list[str]]:
-    values = [_value(s, min_reasoning_prob) for s in score(list(indices))] if indices else []
+              ) -> tuple[dict[int, float | None], list[str], dict[int, float | None]]:
+    """Per candidate: the score (None when unread), the reasons for the unread ones, and the share of its
+    scale the score reaches (`_share`)."""
+    raw = list(score(list(indices))) if indices else []
+    values = [_value(s, min_reasoning_prob) for s in raw]
     scores = {i: v for i, (v, _) in zip(indices, values)}
     errors = [f"score of candidate {i}: {why}" for i, (v, why) in zip(indices, values) if v is None]
-    return scores, errors
+    shares = {i: _share(s, v) for i, s, (v, _) in zip(indices, raw, values)}
+    return scores, errors, shares
+
+
+def _share(s: Any, value: float | None) -> float | None:
+    """Where a read score lies on its scale, 0 (low end) to 1 (top): a `Score`'s own normalisation; a plain
+    number has no scale and is taken as it is."""
+    if value is None or not isinstance(s, Score):
+        return value
+    return s.normalized if s.normalized is not None else normalize(value, s.scale)
 
 
 def _best(indices: Sequence[int], scores: dict[int, float | None], sign: int) -> int | None:
@@ -265,30 +287,36 @@ def _pair_point(n, compare, score, config, seed) -> Decision:
         return Decision("pair-point", reason="no pair was decided", pairs=tuple(pairs), errors=tuple(errors))
     chosen_list = [p.decided for p in decided]
     rejected_list = [p.b if p.decided == p.a else p.a for p in decided]
-    scores, score_errors = score_all(sorted(chosen_list + rejected_list), score, config.min_reasoning_prob)
+    scores, score_errors, shares = score_all(sorted(chosen_list + rejected_list), score,
+                                             config.min_reasoning_prob)
     out = dict(strategy="pair-point", pairs=tuple(pairs), scores=scores, errors=tuple(errors + score_errors))
     c, r = _best(chosen_list, scores, 1), _best(rejected_list, scores, -1)
     if c is None or r is None:
         which = "chosen" if c is None else "rejected"
         return Decision(**out, reason=f"no {which} candidate could be scored")
-    return _finish(out, c, r, scores, config.min_gap)
+    return _finish(out, c, r, scores, shares, config)
 
 
-def _finish(out: dict, c: int, r: int, scores: dict[int, float | None], min_gap: float = 0.0) -> Decision:
-    cs, rs = scores[c], scores[r]
-    reason = None if cs - rs > min_gap else (f"chosen score {cs:g} is not above rejected score {rs:g}" if cs <= rs
-                                             else f"chosen score {cs:g} is not {min_gap:g} above rejected {rs:g}")
+def _finish(out: dict, c: int, r: int, scores: dict[int, float | None], shares: dict[int, float | None],
+            config: SiftConfig) -> Decision:
+    cs, rs, gap, floor = scores[c], scores[r], config.min_gap, config.min_chosen_score
+    reason = None if cs - rs > gap else (f"chosen score {cs:g} is not above rejected score {rs:g}" if cs <= rs
+                                         else f"chosen score {cs:g} is not {gap:g} above rejected {rs:g}")
+    if reason is None and floor and not 0.0 <= shares[c] <= 1.0:
+        reason = f"chosen score {cs:g} has no scale for min_chosen_score (a plain number outside [0, 1])"
+    elif reason is None and shares[c] < floor:
+        reason = f"chosen score {cs:g} is below min_chosen_score {floor:g} of its scale (at {shares[c]:.3g})"
     return Decision(**out, chosen=c, rejected=r, chosen_score=cs, rejected_score=rs, reason=reason)
 
 
 def _point_only(n, compare, score, config, seed) -> Decision:
-    scores, errors = score_all(list(range(n)), score, config.min_reasoning_prob)
+    scores, errors, shares = score_all(list(range(n)), score, config.min_reasoning_prob)
     out = dict(strategy="point-only", scores=scores, errors=tuple(errors))
     valid = [i for i in range(n) if scores[i] is not None]
     if len(valid) < 2:
         return Decision(**out, reason=f"only {len(valid)} candidate(s) could be scored")
     c, r = _best(valid, scores, 1), _best(valid, scores, -1)
-    return _finish(out, c, r, scores, config.min_gap)
+    return _finish(out, c, r, scores, shares, config)
 
 
 def _pair_only(n, compare, score, config, seed) -> Decision:
