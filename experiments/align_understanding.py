@@ -297,6 +297,15 @@ def plot(rows: list[dict[str, Any]], path: Path) -> Path | None:
     return path
 
 
+def tick_label(cell: str) -> str:
+    """A cell name as a short multi-line tick: the filters that are at their defaults (margin >= 0, gap > 0)
+    left out, one filter per line."""
+    name, _, rest = cell.partition(" (")
+    filters, _, after = rest.partition(")")
+    kept = [f for f in filters.split(", ") + after.split(", ") if f and f not in ("margin >= 0", "gap > 0")]
+    return "\n".join([*name.split(" / "), *kept])
+
+
 def plot_cells(rows: list[dict[str, Any]], path: Path) -> Path:
     """Per task, every DPO cell's gain: one dot per seed, and the mean with its 95% t-interval over seeds (a
     black bar) where there are two or more; the dashed line is issue 11's +10-point target."""
@@ -323,7 +332,7 @@ def plot_cells(rows: list[dict[str, Any]], path: Path) -> Path:
                             xytext=(0, 3), textcoords="offset points")
         ax.axhline(0, color="#888888", lw=0.8)
         ax.axhline(10, color="#c53030", lw=0.8, ls="--")
-        ax.set_xticks(range(len(cells)), [c.replace(" / ", "\n") for c in cells], fontsize=8)
+        ax.set_xticks(range(len(cells)), [tick_label(c) for c in cells], fontsize=7)
         ax.set_ylabel("gain in held-out accuracy (points)")
         ax.set_title(f"{task}: dots = seeds (blue oracle, orange judge), black = mean and 95% t-interval",
                      fontsize=9)
