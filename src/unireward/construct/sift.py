@@ -302,7 +302,7 @@ def _finish(out: dict, c: int, r: int, scores: dict[int, float | None], shares: 
     cs, rs, gap, floor = scores[c], scores[r], config.min_gap, config.min_chosen_score
     reason = None if cs - rs > gap else (f"chosen score {cs:g} is not above rejected score {rs:g}" if cs <= rs
                                          else f"chosen score {cs:g} is not {gap:g} above rejected {rs:g}")
-    if reason is None and floor and not 0.0 <= shares[c] <= 1.0:
+    if reason is None and floor and (shares[c] is None or not 0.0 <= shares[c] <= 1.0):  # None: a nan score
         reason = f"chosen score {cs:g} has no scale for min_chosen_score (a plain number outside [0, 1])"
     elif reason is None and shares[c] < floor:
         reason = f"chosen score {cs:g} is below min_chosen_score {floor:g} of its scale (at {shares[c]:.3g})"
