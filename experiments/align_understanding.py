@@ -220,7 +220,7 @@ def run_task(args: argparse.Namespace, task: str, seed: int, judges: dict[str, A
             rows.append({**dpo_cell(signal, strategy, args.answerer, pairs,
                                     root / "models" / signal / f"{name}{pool}", cell_name, train_q), **used})
     first = root / "models" / "judge" / "pair-point"
-    if args.second_round and (first / "model.safetensors").is_file():
+    if args.second_round and "judge" in judges and (first / "model.safetensors").is_file():
         pairs2 = root / "pairs" / "judge" / "pair-point-round2"
         construct(task, train_qs[seed], f"vlm:{first}{spec}", judges["judge"], pairs2, n=args.n, strategy="pair-point",
                   seed=seed + 1000, progress=False)
@@ -429,8 +429,10 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         write_results(rows, args.out)
         print(markdown(rows))
         return rows
-    if not (args.answerer and args.judge):
-        p.error("--answerer and --judge are required (unless --merge)")
+    if not args.answerer:
+        p.error("--answerer is required (unless --merge)")
+    if "judge" in args.signals and not args.judge:
+        p.error("--judge is required for --signals judge (an oracle-only run needs none)")
     from unireward.align.vlm_config import load_vlm_config
 
     trains_on = load_vlm_config(args.config).video_as
@@ -446,7 +448,9 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
 
     oracle = Oracle()
     mode = {"mode": args.judge_mode} if args.judge_mode else {}
-    judges = {"oracle": oracle, "judge": oracle if args.judge == "oracle" else ur.load_judge(args.judge, **mode)}
+    judges: dict[str, Any] = {"oracle": oracle}
+    if "judge" in args.signals:  # an oracle-only run loads no judge
+        judges["judge"] = oracle if args.judge == "oracle" else ur.load_judge(args.judge, **mode)
     results = args.out / "results.json"
     previous = json.loads(results.read_text()) if results.is_file() else []
     start, rows = time.time(), []

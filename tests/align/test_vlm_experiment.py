@@ -125,6 +125,9 @@ def test_a_video_input_that_differs_from_the_dpo_config_is_refused(tmp_path, cap
     with pytest.raises(SystemExit):  # round 2 samples one seed's questions: pooling needs it off
         exp.main([*common, "--pool-seeds", "0", "1"])
     assert "--pool-seeds needs --no-second-round" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # the judge signal without a judge
+        exp.main(["--answerer", "a", "--out", str(tmp_path / "run"), "--signals", "oracle", "judge"])
+    assert "--judge is required for --signals judge" in capsys.readouterr().err
 
 
 def test_pooled_seeds_make_one_pair_set_with_distinct_ids_and_working_paths(tmp_path):
