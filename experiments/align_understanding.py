@@ -44,6 +44,10 @@ Design choices:
 - Every DPO cell also reports its pairs' quality: how often the oracle grades the chosen and the rejected answer
   fully right. What a cell gains follows that number closely (docs/align.md), so it is the first thing to look
   at when a signal does not help.
+- Every cell also keeps its held-out results per question kind (``test_by_kind``: questions, right before,
+  right after) and question by question (``correct``, a 0/1 string), so two cells of one seed can be compared
+  pairwise later without generating again.
+- ``--judge`` is needed only with the judge signal: an oracle-only run (``--signals oracle``) loads no judge.
 
 Prints the result table as JSON and writes ``results.json``, ``results.md``, ``gains.png`` (gain against the
 share of right chosen answers, per task) and ``cells.png`` (every cell's per-seed gains and its mean with the
@@ -161,9 +165,27 @@ def bootstrap(correct: np.ndarray, base: np.ndarray | None = None, n: int = 2000
     return [round(float(x), 4) for x in np.percentile(stats, [2.5, 97.5])]
 
 
-def cell(name: str, correct: np.ndarray, base: np.ndarray, extra: dict[str, Any]) -> dict[str, Any]:
-    return {"cell": name, "accuracy": round(float(correct.mean()), 4), "ci": bootstrap(correct),
-            "gain": round(float(correct.mean() - base.mean()), 4), "gain_ci": bootstrap(correct, base), **extra}
+def cell(name: str, correct: np.ndarray, base: np.ndarray, extra: dict[str, Any],
+         kinds: list[str] | None = None) -> dict[str, Any]:
+    """One table row. With the test questions' kinds it also keeps, per kind, [questions, right before, right
+    after], and every question's result as a 0/1 string, so two cells can later be compared question by question
+    (a paired interval between two DPO runs) without generating again."""
+    row = {"cell": name, "accuracy": round(float(correct.mean()), 4), "ci": bootstrap(correct),
+           "gain": round(float(correct.mean() - base.mean()), 4), "gain_ci": bootstrap(correct, base), **extra}
+    if kinds is not None:
+        tally: dict[str, list[int]] = {}
+        for kind, before, after in zip(kinds, base, correct, strict=True):
+            t = tally.setdefault(kind, [0, 0, 0])
+            t[0], t[1], t[2] = t[0] + 1, t[1] + int(before), t[2] + int(after)
+        row["test_by_kind"] = dict(sorted(tally.items()))
+        row["correct"] = "".join(str(int(x)) for x in correct)
+    return row
+
+
+def question_kinds(prompts: Path) -> list[str]:
+    from unireward.synth import parse_question
+
+    return [parse_question(json.loads(line)["prompt"]).kind for line in prompts.read_text().splitlines()]
 
 
 def run_task(args: argparse.Namespace, task: str, seed: int, judges: dict[str, Any], oracle: Any) -> list[dict]:
@@ -178,7 +200,8 @@ def run_task(args: argparse.Namespace, task: str, seed: int, judges: dict[str, A
                 for s in train_seeds}
     test_q = write_questions(root, task, "test", args.test_questions, seed)
     base = greedy_correct(args.answerer, test_q, oracle, args.max_new_tokens, args.video_as)
-    rows = [cell("answerer (no DPO)", base, base, {"task": task, "seed": seed})]
+    kinds = question_kinds(test_q)
+    rows = [cell("answerer (no DPO)", base, base, {"task": task, "seed": seed}, kinds)]
     spec = (f"?temperature={args.temperature}&max_new_tokens={args.max_new_tokens}&num_frames=8"
             f"&video_as={args.video_as}")
 
@@ -192,7 +215,8 @@ def run_task(args: argparse.Namespace, task: str, seed: int, judges: dict[str, A
         config = load_vlm_config(args.config, seed=seed, output_dir=str(out))
         summary = align_vlm(pairs, model, out, config)
         correct = greedy_correct(str(out), test_q, oracle, args.max_new_tokens, args.video_as)
-        return cell(name, correct, base, {**extra, "steps": summary["steps"], "train_loss": summary["train_loss"]})
+        return cell(name, correct, base, {**extra, "steps": summary["steps"], "train_loss": summary["train_loss"]},
+                    kinds)
 
     filters = SiftConfig(min_margin=args.min_margin, min_gap=args.min_gap,
                          min_reasoning_prob=args.min_reasoning_prob,

@@ -68,6 +68,20 @@ def test_pair_quality_grades_chosen_and_rejected_with_the_oracle(tmp_path):
     assert quality["by_kind"] == {k: [kinds.count(k), kinds[:3].count(k), 0] for k in sorted(set(kinds))}
 
 
+def test_a_cell_keeps_per_kind_results_and_every_question_for_paired_comparisons():
+    import numpy as np
+
+    exp = load_experiment("align_understanding")
+    base, after = np.array([1.0, 0.0, 0.0, 1.0, 0.0]), np.array([1.0, 1.0, 0.0, 0.0, 1.0])
+    row = exp.cell("x", after, base, {"seed": 0}, ["color", "count", "color", "count", "where"])
+    assert (row["accuracy"], row["gain"]) == (0.6, 0.2)
+    assert row["test_by_kind"] == {"color": [2, 1, 1], "count": [2, 1, 1], "where": [1, 0, 1]}
+    assert row["correct"] == "11001"
+    assert "correct" not in exp.cell("x", after, base, {})  # kinds not given: the plain row
+    with pytest.raises(ValueError):  # a kind per question, or an error
+        exp.cell("x", after, base, {}, ["color"])
+
+
 def test_across_seeds_gives_the_mean_gain_and_a_t_interval():
     exp = load_experiment("align_understanding")
     rows = [{"task": "t", "cell": "answerer (no DPO)", "seed": s, "gain": 0.0} for s in (0, 1, 2)]
