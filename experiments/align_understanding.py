@@ -47,6 +47,10 @@ Design choices:
 - Every cell also keeps its held-out results per question kind (``test_by_kind``: questions, right before,
   right after) and question by question (``correct``, a 0/1 string), so two cells of one seed can be compared
   pairwise later without generating again.
+- ``--balance-answers`` trains every cell on its pairs answer-balanced (`unireward.construct.balance`: two answers
+  preferred both ways across questions are kept as often one way as the other; the rows it drops are written
+  to the cell's ``unbalanced.jsonl``). Cells are named ``..., answers balanced``. Why: on a question kind the
+  answerer cannot perceive, a set that prefers one answer more often flips its default answer (docs/align.md).
 - ``--judge`` is needed only with the judge signal: an oracle-only run (``--signals oracle``) loads no judge.
 
 Prints the result table as JSON and writes ``results.json``, ``results.md``, ``gains.png`` (gain against the
@@ -90,11 +94,15 @@ def write_questions(out: Path, task: str, split: str, n: int, seed: int) -> Path
     return path
 
 
-def pool_pairs(parts: dict[int, tuple[Path, Path]], out: Path) -> tuple[Path, Path]:
+def pool_pairs(parts: dict[int, tuple[Path, Path]], out: Path, balance_seed: int | None = None
+               ) -> tuple[Path, Path]:
     """One pair set (and its prompts file) from several seeds' sets: ids become ``sSEED/ID`` (each seed numbers its
     questions from 0), media are hard-linked into ``out/media`` (content-hashed names, so two seeds never clash),
-    and the prompts point at each seed's rendered questions."""
-    pairs, prompts = [], []
+    and the prompts point at each seed's rendered questions. With `balance_seed`, the pooled set is answer-balanced
+    (`unireward.construct.balance`) and the rows it drops go to ``out/unbalanced.jsonl``."""
+    from unireward.construct.balance import balance_answers
+
+    pairs, prompts, dropped = [], [], []
     for seed, (folder, questions) in parts.items():
         for row in map(json.loads, (folder / "pairs.jsonl").read_text().splitlines()):
             for key in ("images", "videos"):
@@ -107,8 +115,12 @@ def pool_pairs(parts: dict[int, tuple[Path, Path]], out: Path) -> tuple[Path, Pa
         for q in map(json.loads, questions.read_text().splitlines()):
             media = {k: os.path.relpath(questions.parent / q[k], out) for k in ("image", "video") if k in q}
             prompts.append({**q, **media, "id": f"s{seed}/{q['id']}"})
+    if balance_seed is not None:
+        pairs, dropped = balance_answers(pairs, seed=balance_seed)
     out.mkdir(parents=True, exist_ok=True)
-    for name, rows in (("pairs.jsonl", pairs), ("prompts.jsonl", prompts)):
+    files = {"pairs.jsonl": pairs, "prompts.jsonl": prompts, **({"unbalanced.jsonl": dropped} if balance_seed is not None
+                                                                else {})}
+    for name, rows in files.items():
         (out / name).write_text("".join(json.dumps(r) + "\n" for r in rows))
     return out, out / "prompts.jsonl"
 
@@ -227,6 +239,8 @@ def run_task(args: argparse.Namespace, task: str, seed: int, judges: dict[str, A
     label = f" (margin >= {args.min_margin:g}, gap > {args.min_gap:g}{sure})" if filters else ""
     pool = f"-pool{'-'.join(map(str, train_seeds))}" if args.pool_seeds else ""
     pooled = f", questions of seeds {'+'.join(map(str, train_seeds))}" if args.pool_seeds else ""
+    if args.balance_answers:
+        pool, pooled = f"{pool}-balanced", f"{pooled}, answers balanced"
     for signal in args.signals:
         judge = judges[signal]
         for strategy in args.strategies:
@@ -239,7 +253,9 @@ def run_task(args: argparse.Namespace, task: str, seed: int, judges: dict[str, A
                 parts[s] = (s_root / "pairs" / signal / name, train_q)
                 construct(task, train_q, f"vlm:{args.answerer}{spec}", judge, parts[s][0], n=args.n,
                           strategy=strategy, seed=s, progress=False, store_path=store, **used)
-            pairs, train_q = pool_pairs(parts, root / "pairs" / signal / f"{name}{pool}") if pool else parts[seed]
+            pairs, train_q = (pool_pairs(parts, root / "pairs" / signal / f"{name}{pool}",
+                                         balance_seed=seed if args.balance_answers else None)
+                              if pool else parts[seed])
             cell_name = f"{signal} / {strategy}{label if used else ''}{pooled}"
             rows.append({**dpo_cell(signal, strategy, args.answerer, pairs,
                                     root / "models" / signal / f"{name}{pool}", cell_name, train_q), **used})
@@ -443,6 +459,8 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
                    help="Train every DPO cell on the pairs of these seeds' training questions together (each seed's "
                         "questions, samples and store as in its own run); each of --seeds still seeds the DPO and "
                         "tests on its own held-out questions. More questions without sampling or judging again.")
+    p.add_argument("--balance-answers", action="store_true",
+                   help="Answer-balance every cell's pairs before DPO (unireward.construct.balance).")
     p.add_argument("--no-second-round", dest="second_round", action="store_false")
     args = p.parse_args(argv)
     if args.pool_seeds and args.second_round:

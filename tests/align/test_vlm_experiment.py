@@ -167,3 +167,20 @@ def test_pooled_seeds_make_one_pair_set_with_distinct_ids_and_working_paths(tmp_
     assert all((pooled / r["images"][0]).is_file() for r in rows)
     # the pooled prompts point at each seed's rendered questions: the oracle grades every chosen answer right
     assert exp.pair_quality(pooled, prompts, oracle)["chosen_right"] == 1.0
+
+
+def test_balanced_pool_keeps_each_answer_direction_equally_often_and_writes_what_it_drops(tmp_path):
+    exp, parts = load_experiment("align_understanding"), {}
+    for seed, (chosen, rejected, n) in enumerate((("yes", "no", 3), ("no", "yes", 1))):
+        folder = tmp_path / f"seed{seed}"
+        folder.mkdir()
+        msg = lambda t: [{"role": "assistant", "content": [{"type": "text", "text": t}]}]  # noqa: E731
+        rows = [{"id": f"train-{i}", "chosen": msg(chosen), "rejected": msg(rejected)} for i in range(n)]
+        (folder / "pairs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        (folder / "prompts.jsonl").write_text("".join(json.dumps({"id": r["id"], "prompt": "q"}) + "\n" for r in rows))
+        parts[seed] = (folder, folder / "prompts.jsonl")
+    pooled, _ = exp.pool_pairs(parts, tmp_path / "pooled", balance_seed=0)
+    kept = [json.loads(line) for line in (pooled / "pairs.jsonl").read_text().splitlines()]
+    dropped = [json.loads(line) for line in (pooled / "unbalanced.jsonl").read_text().splitlines()]
+    assert sorted(r["chosen"][0]["content"][0]["text"] for r in kept) == ["no", "yes"]
+    assert len(dropped) == 2 and all(r["id"].startswith("s0/") for r in dropped)
