@@ -118,8 +118,9 @@ def pool_pairs(parts: dict[int, tuple[Path, Path]], out: Path, balance_seed: int
     if balance_seed is not None:
         pairs, dropped = balance_answers(pairs, seed=balance_seed)
     out.mkdir(parents=True, exist_ok=True)
-    files = {"pairs.jsonl": pairs, "prompts.jsonl": prompts, **({"unbalanced.jsonl": dropped} if balance_seed is not None
-                                                                else {})}
+    files = {"pairs.jsonl": pairs, "prompts.jsonl": prompts}
+    if balance_seed is not None:
+        files["unbalanced.jsonl"] = dropped
     for name, rows in files.items():
         (out / name).write_text("".join(json.dumps(r) + "\n" for r in rows))
     return out, out / "prompts.jsonl"
