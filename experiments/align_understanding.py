@@ -54,9 +54,10 @@ Design choices:
 - ``--judge`` is needed only with the judge signal: an oracle-only run (``--signals oracle``) loads no judge.
 
 Prints the result table as JSON and writes ``results.json``, ``results.md``, ``gains.png`` (gain against the
-share of right chosen answers, per task) and ``cells.png`` (every cell's per-seed gains and its mean with the
-t-interval over seeds) in ``--out``. Seeds run as separate jobs (one core each) are combined afterwards with
-``--merge RUN_DIR ...``: their rows are read back, checked for conflicts, and written as one table and plots.
+share of right chosen answers, per task), ``cells.png`` (every cell's per-seed gains and its mean with the
+t-interval over seeds) and ``kinds.png`` (every cell's change by question kind, pooled over its seeds) in
+``--out``. Seeds run as separate jobs (one core each) are combined afterwards with ``--merge RUN_DIR ...``: their
+rows are read back, checked for conflicts, and written as one table and plots.
 
     .venv/bin/python experiments/align_understanding.py --merge runs/au-s0 runs/au-s1 runs/au-s2 --out runs/au
 """
@@ -383,6 +384,47 @@ def plot_cells(rows: list[dict[str, Any]], path: Path) -> Path:
     return path
 
 
+def kind_changes(rows: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, list[int]]]]:
+    """Per task, DPO cell and question kind: [questions, right before, right after], summed over the seeds the
+    cell was run on (each seed's before is its own answerer on its own test questions, so the change is paired)."""
+    out: dict[str, dict[str, dict[str, list[int]]]] = {}
+    for r in rows:
+        if "signal" not in r or not r.get("test_by_kind"):
+            continue
+        per_kind = out.setdefault(r["task"], {}).setdefault(r["cell"], {})
+        for kind, counts in r["test_by_kind"].items():
+            per_kind[kind] = [a + b for a, b in zip(per_kind.get(kind, [0, 0, 0]), counts)]
+    return out
+
+
+def plot_kinds(rows: list[dict[str, Any]], path: Path) -> Path | None:
+    """Per task, every cell's change in held-out accuracy by question kind (points, pooled over its seeds): where a
+    gain comes from and what a cell loses (e.g. video speed questions, docs/align.md). None without per-kind rows."""
+    from unireward.bench.report import pyplot
+
+    changes = kind_changes(rows)
+    if not changes:
+        return None
+    plt = pyplot()
+    fig, axes = plt.subplots(len(changes), 1, figsize=(9, 3.4 * len(changes)), squeeze=False)
+    for ax, (task, cells) in zip(axes[:, 0], changes.items()):
+        kinds = sorted({k for per_kind in cells.values() for k in per_kind})
+        width = 0.8 / len(cells)
+        for j, (name, per_kind) in enumerate(cells.items()):
+            delta = [100 * (per_kind[k][2] - per_kind[k][1]) / per_kind[k][0] if k in per_kind else 0 for k in kinds]
+            ax.bar([i + (j - (len(cells) - 1) / 2) * width for i in range(len(kinds))], delta, width,
+                   label=name.replace(" (margin >= 0, gap > 0, ", " (")[:70])
+        ax.axhline(0, color="#888888", lw=0.8)
+        ax.set_xticks(range(len(kinds)), [k.replace("_", "\n") for k in kinds], fontsize=7)
+        ax.set_ylabel("change in accuracy (points)")
+        ax.set_title(f"{task}: held-out accuracy by question kind, after minus before DPO", fontsize=9)
+        ax.legend(fontsize=6, loc="best")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
 def merge(runs: list[Path]) -> list[dict[str, Any]]:
     """The rows of several runs' ``results.json`` as one table (e.g. seeds run as separate jobs). A (task, seed,
     cell) found in two runs must agree (the same questions and DPO seed give the same numbers); a disagreement
@@ -415,6 +457,7 @@ def write_results(rows: list[dict[str, Any]], out: Path) -> None:
     (out / "results.md").write_text(markdown(rows))
     plot(rows, out / "gains.png")
     plot_cells(rows, out / "cells.png")
+    plot_kinds(rows, out / "kinds.png")
 
 
 def main(argv: list[str] | None = None) -> list[dict[str, Any]]:

@@ -184,3 +184,17 @@ def test_balanced_pool_keeps_each_answer_direction_equally_often_and_writes_what
     dropped = [json.loads(line) for line in (pooled / "unbalanced.jsonl").read_text().splitlines()]
     assert sorted(r["chosen"][0]["content"][0]["text"] for r in kept) == ["no", "yes"]
     assert len(dropped) == 2 and all(r["id"].startswith("s0/") for r in dropped)
+
+
+def test_kind_changes_pool_a_cells_seeds_and_the_plot_is_written(tmp_path):
+    exp = load_experiment("align_understanding")
+    rows = [{"task": "video_understanding", "seed": 0, "cell": "answerer (no DPO)",
+             "test_by_kind": {"speed": [4, 3, 3]}},
+            {"task": "video_understanding", "seed": 0, "cell": "oracle / pair-point", "signal": "oracle",
+             "test_by_kind": {"speed": [4, 3, 1], "moving_color": [2, 0, 2]}},
+            {"task": "video_understanding", "seed": 1, "cell": "oracle / pair-point", "signal": "oracle",
+             "test_by_kind": {"speed": [6, 4, 2]}}]
+    assert exp.kind_changes(rows) == {"video_understanding": {"oracle / pair-point": {
+        "speed": [10, 7, 3], "moving_color": [2, 0, 2]}}}
+    assert exp.plot_kinds(rows, tmp_path / "kinds.png").stat().st_size > 1000
+    assert exp.plot_kinds(rows[:1], tmp_path / "none.png") is None and not (tmp_path / "none.png").exists()
