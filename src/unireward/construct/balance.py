@@ -6,9 +6,9 @@ still prefer one answer more often than the other (on-policy sampling makes the 
 loser), and DPO's optimum moves the policy's log-ratio between the two answers by log(n_ab / n_ba) / beta
 whatever the image or clip shows: at beta 0.1, 199 against 146 pairs is a shift of 3.1 nats. With the two
 directions equally often in the set, that optimum is the reference model's own preference, so only what the
-pairs teach per question moves it. Measured once (docs/align.md, video, seed 0): it did not stop the small
-answerer losing speed questions and cost a third of the judge's pairs, so it is an option to measure, not a
-recommendation.
+pairs teach per question moves it. Measured twice (docs/align.md, video, seed 0): it did not stop the small
+answerer losing speed questions, and cost 4 points on the judge's pairs and 7.7 on the oracle's, so it is an
+option to measure, not a recommendation.
 
 Design choices a user will notice:
 - Answers are compared after stripping, lower-casing and dropping a final full stop, as one text.
