@@ -49,8 +49,8 @@ Design choices:
   pairwise later without generating again.
 - ``--balance-answers`` trains every cell on its pairs answer-balanced (`unireward.construct.balance`: two answers
   preferred both ways across questions are kept as often one way as the other; the rows it drops are written
-  to the cell's ``unbalanced.jsonl``). Cells are named ``..., answers balanced``. Why: on a question kind the
-  answerer cannot perceive, a set that prefers one answer more often flips its default answer (docs/align.md).
+  to the cell's ``unbalanced.jsonl``). Cells are named ``..., answers balanced``. Measured on video (docs/align.md):
+  it did not stop the speed loss it was built for and cost 4-8 points, so it is off by default.
 - ``--judge`` is needed only with the judge signal: an oracle-only run (``--signals oracle``) loads no judge.
 
 Prints the result table as JSON and writes ``results.json``, ``results.md``, ``gains.png`` (gain against the
@@ -103,7 +103,7 @@ def pool_pairs(parts: dict[int, tuple[Path, Path]], out: Path, balance_seed: int
     (`unireward.construct.balance`) and the rows it drops go to ``out/unbalanced.jsonl``."""
     from unireward.construct.balance import balance_answers
 
-    pairs, prompts, dropped = [], [], []
+    pairs, prompts = [], []
     for seed, (folder, questions) in parts.items():
         for row in map(json.loads, (folder / "pairs.jsonl").read_text().splitlines()):
             for key in ("images", "videos"):
@@ -116,12 +116,10 @@ def pool_pairs(parts: dict[int, tuple[Path, Path]], out: Path, balance_seed: int
         for q in map(json.loads, questions.read_text().splitlines()):
             media = {k: os.path.relpath(questions.parent / q[k], out) for k in ("image", "video") if k in q}
             prompts.append({**q, **media, "id": f"s{seed}/{q['id']}"})
-    if balance_seed is not None:
-        pairs, dropped = balance_answers(pairs, seed=balance_seed)
-    out.mkdir(parents=True, exist_ok=True)
     files = {"pairs.jsonl": pairs, "prompts.jsonl": prompts}
     if balance_seed is not None:
-        files["unbalanced.jsonl"] = dropped
+        files["pairs.jsonl"], files["unbalanced.jsonl"] = balance_answers(pairs, seed=balance_seed)
+    out.mkdir(parents=True, exist_ok=True)
     for name, rows in files.items():
         (out / name).write_text("".join(json.dumps(r) + "\n" for r in rows))
     return out, out / "prompts.jsonl"
@@ -413,7 +411,7 @@ def plot_kinds(rows: list[dict[str, Any]], path: Path) -> Path | None:
         for j, (name, per_kind) in enumerate(cells.items()):
             delta = [100 * (per_kind[k][2] - per_kind[k][1]) / per_kind[k][0] if k in per_kind else 0 for k in kinds]
             ax.bar([i + (j - (len(cells) - 1) / 2) * width for i in range(len(kinds))], delta, width,
-                   label=name.replace(" (margin >= 0, gap > 0, ", " (")[:70])
+                   label=tick_label(name).replace("\n", ", "))
         ax.axhline(0, color="#888888", lw=0.8)
         ax.set_xticks(range(len(kinds)), [k.replace("_", "\n") for k in kinds], fontsize=7)
         ax.set_ylabel("change in accuracy (points)")

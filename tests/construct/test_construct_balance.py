@@ -2,6 +2,8 @@
 
 from collections import Counter
 
+import pytest
+
 from unireward.construct.balance import answer_text, balance_answers
 
 
@@ -31,3 +33,8 @@ def test_seeded_and_a_balanced_set_is_left_alone():
     kept, _ = balance_answers(rows, seed=3)
     assert balance_answers(kept, seed=9) == (kept, [])
     assert answer_text("  It moves LEFT. ") == "it moves left"
+
+
+def test_a_row_without_answers_is_named():
+    with pytest.raises(ValueError, match=r"row q7 has no readable chosen/rejected answer"):
+        balance_answers([pair(1, "yes", "no"), {"id": "q7", "chosen": []}])

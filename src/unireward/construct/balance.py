@@ -39,7 +39,11 @@ def balance_answers(rows: list[dict[str, Any]], seed: int = 0) -> tuple[list[dic
     each way equally often; rows keep their order."""
     groups: dict[tuple[str, str], list[int]] = defaultdict(list)
     for i, row in enumerate(rows):
-        groups[(answer_text(row["chosen"]), answer_text(row["rejected"]))].append(i)
+        try:
+            groups[(answer_text(row["chosen"]), answer_text(row["rejected"]))].append(i)
+        except (KeyError, IndexError, TypeError, AttributeError) as e:
+            raise ValueError(f"balance_answers: row {row.get('id', i) if isinstance(row, dict) else i} has no "
+                             f"readable chosen/rejected answer ({type(e).__name__}: {e})") from e
     rng = random.Random(seed)
     drop: set[int] = set()
     for (a, b), ab in sorted(groups.items()):
