@@ -57,9 +57,11 @@ Prints the result table as JSON and writes ``results.json``, ``results.md``, ``g
 share of right chosen answers, per task), ``cells.png`` (every cell's per-seed gains and its mean with the
 t-interval over seeds) and ``kinds.png`` (every cell's change by question kind, pooled over its seeds) in
 ``--out``. Seeds run as separate jobs (one core each) are combined afterwards with ``--merge RUN_DIR ...``: their
-rows are read back, checked for conflicts, and written as one table and plots.
+rows are read back, checked for conflicts, and written as one table and plots. ``RUN_DIR=TAG`` tags a run's DPO
+cells (", TAG"), so the same cell trained with two configs is compared, not refused as a conflict.
 
     .venv/bin/python experiments/align_understanding.py --merge runs/au-s0 runs/au-s1 runs/au-s2 --out runs/au
+    .venv/bin/python experiments/align_understanding.py --merge runs/a-s0="900 steps" runs/b-s0="1,800 steps" ...
 """
 
 from __future__ import annotations
@@ -423,16 +425,23 @@ def plot_kinds(rows: list[dict[str, Any]], path: Path) -> Path | None:
     return path
 
 
-def merge(runs: list[Path]) -> list[dict[str, Any]]:
+def merge(runs: list[Path | str]) -> list[dict[str, Any]]:
     """The rows of several runs' ``results.json`` as one table (e.g. seeds run as separate jobs). A (task, seed,
     cell) found in two runs must agree (the same questions and DPO seed give the same numbers); a disagreement
-    is an error naming both runs, never a silent pick."""
-    seen: dict[tuple[str, int, str], tuple[Path, dict[str, Any]]] = {}
-    for run in runs:
-        path = run / "results.json"
+    is an error naming both runs, never a silent pick.
+
+    ``RUN_DIR=TAG`` appends ", TAG" to that run's DPO cell names: cells named alike but trained differently (a
+    config's step budget is not in the name) then sit side by side instead of conflicting. The untagged
+    ``answerer (no DPO)`` row must still agree between runs of one seed."""
+    seen: dict[tuple[str, int, str], tuple[str, dict[str, Any]]] = {}
+    for entry in runs:
+        run, _, tag = str(entry).partition("=")
+        path = Path(run) / "results.json"
         if not path.is_file():
             raise FileNotFoundError(f"--merge: {path} does not exist (run the experiment with --out {run} first)")
         for r in json.loads(path.read_text()):
+            if tag and "signal" in r:
+                r["cell"] = f"{r['cell']}, {tag}"
             key = (r["task"], r["seed"], r["cell"])
             if key in seen and (seen[key][1].get("accuracy"), seen[key][1].get("gain")) != (r.get("accuracy"),
                                                                                             r.get("gain")):
@@ -462,9 +471,9 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--answerer", help="The VLM to align (a folder, any `vlm:` generator target).")
     p.add_argument("--judge", help="The judge signal: a judge folder or preset, or 'oracle'.")
-    p.add_argument("--merge", type=Path, nargs="+", metavar="RUN_DIR",
+    p.add_argument("--merge", nargs="+", metavar="RUN_DIR[=TAG]",
                    help="Train nothing: combine these runs' results.json into --out (table, across-seed "
-                        "intervals, plots).")
+                        "intervals, plots). =TAG appends ', TAG' to a run's DPO cell names (e.g. its step budget).")
     p.add_argument("--judge-mode", choices=("generate", "logprob", "reason-logprob"),
                    help="Judge decoding mode (default: its own).")
     p.add_argument("--out", type=Path, required=True)

@@ -126,6 +126,10 @@ def test_merge_combines_seeds_run_as_separate_jobs_and_refuses_conflicts(tmp_pat
         exp.merge([b, d])
     with pytest.raises(FileNotFoundError, match="missing/results.json does not exist"):
         exp.merge([a, tmp_path / "missing"])
+    # the same cell trained another way: tagged, it sits beside the first instead of conflicting
+    tagged = exp.merge([b, f"{d}=twice the steps"])
+    assert [(r["cell"], r["gain"]) for r in tagged] == [
+        ("answerer (no DPO)", 0.0), ("oracle / pair-point", 0.14), ("oracle / pair-point, twice the steps", 0.02)]
 
 
 def test_a_video_input_that_differs_from_the_dpo_config_is_refused(tmp_path, capsys):
