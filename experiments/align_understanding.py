@@ -261,13 +261,15 @@ def run_task(args: argparse.Namespace, task: str, seed: int, judges: dict[str, A
             cell_name = f"{signal} / {strategy}{label if used else ''}{pooled}"
             rows.append({**dpo_cell(signal, strategy, args.answerer, pairs,
                                     root / "models" / signal / f"{name}{pool}", cell_name, train_q), **used})
-    first = root / "models" / "judge" / "pair-point"
+    # round 2 starts from this run's judge / pair-point model and sifts with the same filters (its own store)
+    first = root / "models" / "judge" / f"pair-point{tag}"
     if args.second_round and "judge" in judges and (first / "model.safetensors").is_file():
-        pairs2 = root / "pairs" / "judge" / "pair-point-round2"
+        pairs2 = root / "pairs" / "judge" / f"pair-point{tag}-round2"
+        store2 = args.stores / f"{task}-seed{seed}-round2" if args.stores else root / "stores" / "judge-round2"
         construct(task, train_qs[seed], f"vlm:{first}{spec}", judges["judge"], pairs2, n=args.n, strategy="pair-point",
-                  seed=seed + 1000, progress=False)
-        rows.append(dpo_cell("judge", "pair-point", str(first), pairs2, root / "models" / "judge" / "round2",
-                             "judge / pair-point, round 2", train_qs[seed]))
+                  seed=seed + 1000, progress=False, store_path=store2, **filters)
+        rows.append({**dpo_cell("judge", "pair-point", str(first), pairs2, root / "models" / "judge" / f"round2{tag}",
+                                f"judge / pair-point{label}, round 2", train_qs[seed]), **filters})
     return rows
 
 

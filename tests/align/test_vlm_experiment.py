@@ -33,6 +33,9 @@ def test_toy_run(tiny_qwen, judge_dir, tmp_path):
     assert (tmp_path / "run" / "results.md").read_text().startswith("| task |")
     assert all(0 <= r["chosen_right"] <= 1 and 0 <= r["rejected_right"] <= 1 for r in trained)
     assert (tmp_path / "run" / "gains.png").stat().st_size > 1000
+    # round 2: sampled from the round-1 judge / pair-point model, its own store, DPO again from that model
+    assert cells["judge / pair-point, round 2"]["steps"] == 1
+    assert (tmp_path / "run" / "image_understanding-seed0" / "stores" / "judge-round2").stat().st_size > 0
     # the confidence filters on the same store: judge cells only, named by their filter, no oracle cells
     first = rows
     rows = exp.main(["--answerer", tiny_qwen, "--judge", judge_dir, "--judge-mode", "logprob", "--out",
