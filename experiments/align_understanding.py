@@ -276,20 +276,45 @@ def run_task(args: argparse.Namespace, task: str, seed: int, judges: dict[str, A
 T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262)  # Student t, 97.5%, df 1..9
 
 
+def pooled_bootstrap(pairs: list[tuple[np.ndarray, np.ndarray]], n: int = 2000, seed: int = 0) -> list[float]:
+    """95% interval of the gain pooled over seeds' test questions: each seed's (after, before) 0/1 arrays
+    resampled within that seed (paired), the gain averaged over all questions. It holds the question noise
+    only; the t-interval over seeds also holds the DPO run's own noise."""
+    rng = np.random.default_rng(seed)
+    total = sum(len(after) for after, _ in pairs)
+    stats = np.zeros(n)
+    for after, before in pairs:
+        idx = rng.integers(0, len(after), (n, len(after)))
+        stats += (after[idx] - before[idx]).sum(1) / total
+    return [round(float(x), 4) for x in np.percentile(stats, [2.5, 97.5])]
+
+
+def as_array(bits: str) -> np.ndarray:
+    return np.array([int(b) for b in bits], dtype=float)
+
+
 def across_seeds(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per task and cell with two or more seeds: the mean gain and its 95% t-interval over seeds (each seed has
-    its own questions and DPO seed, so this interval holds both the question and the training noise)."""
-    gains: dict[tuple[str, str], list[float]] = {}
+    its own questions and DPO seed, so this interval holds both the question and the training noise), and, where
+    every seed kept its per-question results, the pooled paired bootstrap over questions (`pooled_ci`)."""
+    base = {(r["task"], r["seed"]): r.get("correct") for r in rows if "signal" not in r}
+    cells: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for r in rows:
         if r.get("gain") is not None and "signal" in r:
-            gains.setdefault((r["task"], r["cell"]), []).append(r["gain"])
+            cells.setdefault((r["task"], r["cell"]), []).append(r)
     out = []
-    for (task, name), g in gains.items():
+    for (task, name), runs in cells.items():
+        g = [r["gain"] for r in runs]
         if len(g) > 1:
             half = T975[min(len(g), len(T975)) - 2] * float(np.std(g, ddof=1)) / len(g) ** 0.5
             mean = float(np.mean(g))
-            out.append({"task": task, "cell": name, "seeds": len(g), "mean_gain": round(mean, 4),
-                        "ci": [round(mean - half, 4), round(mean + half, 4)], "gains": g})
+            summary = {"task": task, "cell": name, "seeds": len(g), "mean_gain": round(mean, 4),
+                       "ci": [round(mean - half, 4), round(mean + half, 4)], "gains": g}
+            before = [base.get((task, r["seed"])) for r in runs]
+            if all(r.get("correct") for r in runs) and all(before):
+                summary["pooled_ci"] = pooled_bootstrap([(as_array(r["correct"]), as_array(b))
+                                                         for r, b in zip(runs, before)])
+            out.append(summary)
     return out
 
 
@@ -304,11 +329,17 @@ def markdown(rows: list[dict[str, Any]]) -> str:
                      "|")
     summary = across_seeds(rows)
     if summary:
-        lines += ["", "| task | cell | seeds | mean gain [95% t-interval over seeds] | per seed |",
-                  "|---|---|---|---|---|"]
+        lines += ["", "| task | cell | seeds | mean gain [95% t-interval over seeds] | pooled over questions [95% "
+                  "paired bootstrap] | per seed |", "|---|---|---|---|---|---|"]
         lines += [f"| {a['task']} | {a['cell']} | {a['seeds']} | {a['mean_gain']:+.3f} [{a['ci'][0]:+.3f}, "
-                  f"{a['ci'][1]:+.3f}] | {', '.join(f'{g:+.3f}' for g in a['gains'])} |" for a in summary]
+                  f"{a['ci'][1]:+.3f}] | {pooled(a)} | {', '.join(f'{g:+.3f}' for g in a['gains'])} |"
+                  for a in summary]
     return "\n".join(lines) + "\n"
+
+
+def pooled(summary: dict[str, Any]) -> str:
+    lo_hi = summary.get("pooled_ci")
+    return f"[{lo_hi[0]:+.3f}, {lo_hi[1]:+.3f}]" if lo_hi else "—"
 
 
 def plot(rows: list[dict[str, Any]], path: Path) -> Path | None:

@@ -99,6 +99,27 @@ def test_across_seeds_gives_the_mean_gain_and_a_t_interval():
     assert "| t | oracle / random | 3 | +0.030 [-0.020, +0.080] |" in exp.markdown(full)
 
 
+def test_across_seeds_pools_questions_with_a_bootstrap_stratified_by_seed():
+    import numpy as np
+
+    exp = load_experiment("align_understanding")
+    rows = [{"task": "t", "cell": "answerer (no DPO)", "seed": 0, "gain": 0.0, "correct": "00"},
+            {"task": "t", "cell": "answerer (no DPO)", "seed": 1, "gain": 0.0, "correct": "0000"},
+            {"task": "t", "cell": "j", "signal": "judge", "seed": 0, "gain": 1.0, "correct": "11"},
+            {"task": "t", "cell": "j", "signal": "judge", "seed": 1, "gain": 0.0, "correct": "0000"}]
+    (summary,) = exp.across_seeds(rows)
+    # every resample keeps 2 questions of seed 0 (all gained) and 4 of seed 1 (none): 2/6, whatever is drawn;
+    # the mean of the seeds' gains is 0.5
+    assert summary["pooled_ci"] == [0.3333, 0.3333] and summary["mean_gain"] == 0.5
+    rng = np.random.default_rng(1)
+    noisy = [(rng.integers(0, 2, 300).astype(float), rng.integers(0, 2, 300).astype(float)) for _ in range(3)]
+    lo, hi = exp.pooled_bootstrap(noisy)
+    gain = np.mean([a.mean() - b.mean() for a, b in noisy])
+    assert lo < gain < hi and 0.04 < hi - lo < 0.12  # 900 paired 0/1 differences: about +-0.04 each side
+    del rows[0]["correct"]  # a seed without per-question results: no pooled interval, never a partial one
+    assert "pooled_ci" not in exp.across_seeds(rows)[0]
+
+
 def test_merge_combines_seeds_run_as_separate_jobs_and_refuses_conflicts(tmp_path):
     exp = load_experiment("align_understanding")
 
