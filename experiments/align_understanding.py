@@ -261,15 +261,23 @@ def run_task(args: argparse.Namespace, task: str, seed: int, judges: dict[str, A
             cell_name = f"{signal} / {strategy}{label if used else ''}{pooled}"
             rows.append({**dpo_cell(signal, strategy, args.answerer, pairs,
                                     root / "models" / signal / f"{name}{pool}", cell_name, train_q), **used})
-    # round 2 starts from this run's judge / pair-point model and sifts with the same filters (its own store)
+    # round 2 starts from this run's judge / pair-point model and sifts with the same filters (its own store);
+    # by default it trains on both rounds' pairs: on round-2 pairs alone the model forgets the question kinds it
+    # no longer disagrees with itself on (docs/align.md, "Second round")
     first = root / "models" / "judge" / f"pair-point{tag}"
     if args.second_round and "judge" in judges and (first / "model.safetensors").is_file():
         pairs2 = root / "pairs" / "judge" / f"pair-point{tag}-round2"
         store2 = args.stores / f"{task}-seed{seed}-round2" if args.stores else root / "stores" / "judge-round2"
         construct(task, train_qs[seed], f"vlm:{first}{spec}", judges["judge"], pairs2, n=args.n, strategy="pair-point",
                   seed=seed + 1000, progress=False, store_path=store2, **filters)
-        rows.append({**dpo_cell("judge", "pair-point", str(first), pairs2, root / "models" / "judge" / f"round2{tag}",
-                                f"judge / pair-point{label}, round 2", train_qs[seed]), **filters})
+        suffix, both, prompts2 = "", "", train_qs[seed]
+        if args.round2_data == "both":  # ids become s1/ID and s2/ID (the round, here), prompts pooled alike
+            suffix, both = "-both", " on both rounds' pairs"
+            parts = {1: (root / "pairs" / "judge" / f"pair-point{tag}", train_qs[seed]), 2: (pairs2, train_qs[seed])}
+            pairs2, prompts2 = pool_pairs(parts, root / "pairs" / "judge" / f"pair-point{tag}-rounds1-2")
+        rows.append({**dpo_cell("judge", "pair-point", str(first), pairs2,
+                                root / "models" / "judge" / f"round2{tag}{suffix}",
+                                f"judge / pair-point{label}, round 2{both}", prompts2), **filters})
     return rows
 
 
@@ -546,6 +554,9 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     p.add_argument("--balance-answers", action="store_true",
                    help="Answer-balance every cell's pairs before DPO (unireward.construct.balance).")
     p.add_argument("--no-second-round", dest="second_round", action="store_false")
+    p.add_argument("--round2-data", choices=("both", "new"), default="both",
+                   help="Round 2 trains on both rounds' pairs (default) or on the round-2 pairs alone (forgets the "
+                        "kinds the round-1 model answers the same way every time; docs/align.md).")
     args = p.parse_args(argv)
     if args.pool_seeds and args.second_round:
         p.error("--pool-seeds needs --no-second-round (round 2 samples one seed's questions)")

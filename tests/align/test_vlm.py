@@ -134,6 +134,11 @@ def test_command_line(tiny_models, image_pairs, tmp_path):
     summary = json.loads(result.output[result.output.rindex('{\n  "output"'):])  # after the trainer's log lines
     assert summary["steps"] == 1 and summary["rows"] == 4
     assert (out / "model.safetensors").is_file() and (out / "chat_template.jinja").is_file()
+    # --data repeated: every round's pairs as one set (iterative DPO), recorded as the list of sources
+    both = CliRunner().invoke(app, [*args, "--data", str(image_pairs), *[x for s in sets for x in ("--set", s)]])
+    assert both.exit_code == 0, both.output
+    assert json.loads(both.output[both.output.rindex('{\n  "output"'):])["rows"] == 8
+    assert json.loads((out / "unireward_align.json").read_text())["data"] == [str(image_pairs)] * 2
 
 
 def test_paper_defaults():

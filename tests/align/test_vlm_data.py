@@ -72,6 +72,29 @@ def test_llava_onevision_video_batch_and_system_turn(video_pairs, tiny_models):
     assert "You are a helpful assistant." in text  # as construct's vlm: generator prompts LLaVA-OneVision
 
 
+def test_several_sources_are_one_set_with_rows_named_by_source(tmp_path, image_pairs, video_pairs):
+    second = tmp_path / "pairs-2"
+    shutil.copytree(image_pairs, second)
+    ds = load_preference_data([image_pairs, second])
+    assert len(ds) == 2 * len(load_preference_data(image_pairs))
+    assert ds[0]["row_id"] == f"{image_pairs}: row 0 (id image-q0)"
+    assert ds[4]["row_id"] == f"{second}: row 0 (id image-q0)"
+    assert ds[4]["images"][0].size == (64, 64)  # each source's media resolved against its own folder
+    assert load_preference_data([image_pairs])[0]["row_id"] == "row 0 (id image-q0)"  # one source: unprefixed
+    # every bad row of every source in one error, each named with its source
+    (second / "media/shared").rename(second / "media/gone")
+    broken = tmp_path / "pairs-3"
+    shutil.copytree(image_pairs, broken)
+    (broken / "pairs.jsonl").write_text(json.dumps({"prompt": "q", "chosen": "a"}) + "\n")
+    with pytest.raises(PairDataError) as e:
+        load_preference_data([image_pairs, second, broken])
+    msg = str(e.value)
+    assert f"{second}: row 0 (id image-q0): image file" in msg and f"{broken}: preference rows need" in msg
+    assert str(image_pairs) + ":" not in msg
+    with pytest.raises(PairDataError, match="different columns"):  # images-only and videos: not one set
+        load_preference_data([image_pairs, video_pairs])
+
+
 def test_bad_rows_are_all_named_before_training(tmp_path):
     rows = pair_rows("image")
     rows[1]["images"] = ["media/shared/missing.png"]

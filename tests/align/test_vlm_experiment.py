@@ -33,8 +33,12 @@ def test_toy_run(tiny_qwen, judge_dir, tmp_path):
     assert (tmp_path / "run" / "results.md").read_text().startswith("| task |")
     assert all(0 <= r["chosen_right"] <= 1 and 0 <= r["rejected_right"] <= 1 for r in trained)
     assert (tmp_path / "run" / "gains.png").stat().st_size > 1000
-    # round 2: sampled from the round-1 judge / pair-point model, its own store, DPO again from that model
-    assert cells["judge / pair-point, round 2"]["steps"] == 1
+    # round 2: sampled from the round-1 judge / pair-point model, its own store, DPO again from that model on
+    # both rounds' pairs (the pooled set holds every pair of the two rounds)
+    round2 = cells["judge / pair-point, round 2 on both rounds' pairs"]
+    pair_sets = tmp_path / "run" / "image_understanding-seed0" / "pairs" / "judge"
+    kept = [sum(1 for _ in open(pair_sets / name / "pairs.jsonl")) for name in ("pair-point", "pair-point-round2")]
+    assert round2["steps"] == 1 and round2["pairs"] == sum(kept) > 0 and 0 <= round2["chosen_right"] <= 1
     assert (tmp_path / "run" / "image_understanding-seed0" / "stores" / "judge-round2").stat().st_size > 0
     # the confidence filters on the same store: judge cells only, named by their filter, no oracle cells
     first = rows

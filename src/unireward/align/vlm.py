@@ -5,7 +5,8 @@
     align_vlm("pairs/", "llava-hf/llava-onevision-qwen2-7b-ov-hf", "runs/ov-dpo", load_vlm_config())
 
 Design choices a user will notice:
-- Data: a `unireward construct` output folder or any TRL preference dataset (hub id, folder, file); every row
+- Data: a `unireward construct` output folder or any TRL preference dataset (hub id, folder, file), or several
+  of them trained as one set (``--data`` repeated: round k+1 of iterative DPO on every round's pairs); every row
   is checked first and all bad rows are reported at once, by row (`unireward.align.vlm_data`).
 - Models: Qwen2-VL, Qwen2.5-VL, Qwen3-VL and LLaVA-OneVision (LLaVA-Video's transformers conversion is a
   LLaVA-OneVision model), hub id or folder. TRL loads the policy (float32 unless ``model_init_kwargs`` says
@@ -29,15 +30,17 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
 
 
-def align_vlm(data: str | Path, model: str | Path, output: str | Path, config: Any = None, resume: bool = False,
-              callbacks: list | None = None) -> dict[str, Any]:
-    """DPO-train `model` on the preference pairs in `data`; save the aligned model to `output`; a summary.
+def align_vlm(data: str | Path | Sequence[str | Path], model: str | Path, output: str | Path, config: Any = None,
+              resume: bool = False, callbacks: list | None = None) -> dict[str, Any]:
+    """DPO-train `model` on the preference pairs in `data` (one source or several, trained as one set); save the
+    aligned model to `output`; a summary.
 
     `config` is a `VLMDPOConfig` (default: `load_vlm_config()`, the paper's settings); its ``output_dir``
     becomes `output`. `resume` continues from the last checkpoint in `output`. `callbacks` are
@@ -52,7 +55,8 @@ def align_vlm(data: str | Path, model: str | Path, output: str | Path, config: A
     start = time.time()
     result = trainer.train(resume_from_checkpoint=True if resume else None)
     seconds = time.time() - start
-    meta = {"trainer": "unireward align vlm", "base_model": str(model), "data": str(data),
+    sources = str(data) if isinstance(data, (str, Path)) else [str(d) for d in data]
+    meta = {"trainer": "unireward align vlm", "base_model": str(model), "data": sources,
             "steps": trainer.state.global_step, "settings": settings(trainer.args)}
     save_aligned(trainer, output, meta)
     dataset = trainer.train_dataset
@@ -63,8 +67,9 @@ def align_vlm(data: str | Path, model: str | Path, output: str | Path, config: A
 
 # ---------------------------------------------------------------------- command line
 def vlm(
-    data: Annotated[str, typer.Option(help="Pairs: a `unireward construct` folder, or a TRL preference dataset "
-                                           "(hub id, folder, .jsonl/.parquet file).")],
+    data: Annotated[list[str], typer.Option(help="Pairs: a `unireward construct` folder, or a TRL preference "
+                                                 "dataset (hub id, folder, .jsonl/.parquet file); repeat to train "
+                                                 "on several as one set.")],
     model: Annotated[str, typer.Option(help="Model to align: hub id or folder (Qwen2/2.5/3-VL, LLaVA-OneVision).")],
     output: Annotated[Path, typer.Option(help="Folder for checkpoints and the aligned model.")],
     config: Annotated[Optional[Path], typer.Option(help="YAML/JSON file of VLMDPOConfig fields.")] = None,
@@ -76,5 +81,5 @@ def vlm(
     from unireward.train.cli import parse_overrides
 
     cfg = load_vlm_config(config, parse_overrides(set_ or [], VLMDPOConfig), output_dir=str(output))
-    summary = align_vlm(data, model, output, cfg, resume=resume)
+    summary = align_vlm(data[0] if len(data) == 1 else data, model, output, cfg, resume=resume)
     typer.echo(json.dumps(summary, indent=2, default=str))

@@ -2,6 +2,7 @@
 
     ds = load_preference_data("pairs/")                      # a construct output folder (pairs.jsonl)
     ds = load_preference_data("openbmb/RLAIF-V-Dataset")     # a hub dataset, or a folder / file of JSONL/Parquet
+    ds = load_preference_data(["pairs-1/", "pairs-2/"])      # several sources, one dataset (iterative DPO)
 
 Design choices a user will notice:
 - Accepted sources, in this order: a `unireward construct` output folder (``pairs.jsonl``), a
@@ -17,10 +18,15 @@ Design choices a user will notice:
 - Only the columns training needs are kept (the judge's evidence columns are dropped); a ``row_id`` column
   ("row 3 (id q17)") lets the collator name the row when a video fails to decode.
 - Video-only data gets an empty ``images`` column: TRL's `DPOTrainer` recognises vision data by that column.
+- Several sources are checked one by one (all bad rows of all sources in one error) and concatenated; a row is
+  then named with its source ("pairs-2: row 3 (id q17)"). Round k+1 of iterative DPO trains on every round's
+  pairs this way: on the synthetic world, round-2 pairs alone made the answerer forget the question kinds it no
+  longer disagreed with itself on (docs/align.md, "Second round").
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +40,32 @@ class PairDataError(ValueError):
     """Preference rows that cannot be trained on; the message names every bad row and its problem."""
 
 
-def load_preference_data(source: str | Path, split: str = "train"):
-    """The preference rows of `source` as a `datasets.Dataset`, checked, media paths resolved, images typed."""
-    ds, root = _read(source, split)
-    return prepare_rows(ds, root, str(source))
+def load_preference_data(source: str | Path | Sequence[str | Path], split: str = "train"):
+    """The preference rows of `source` (one source or several) as a `datasets.Dataset`, checked, media paths
+    resolved, images typed."""
+    import datasets
+
+    if isinstance(source, (str, Path)):
+        ds, root = _read(source, split)
+        return prepare_rows(ds, root, str(source))
+    if not source:
+        raise ValueError("no preference data given")
+    if len(source) == 1:
+        return load_preference_data(source[0], split)
+    parts, problems = [], []
+    for one in source:
+        try:
+            ds, root = _read(one, split)
+            parts.append(prepare_rows(ds, root, str(one), label=f"{one}: "))
+        except PairDataError as e:
+            problems.append(str(e))
+    if problems:
+        raise PairDataError("\n".join(problems))
+    columns = [sorted(p.column_names) for p in parts]
+    if any(c != columns[0] for c in columns):
+        raise PairDataError("preference sources have different columns and cannot be trained as one set: " + "; ".join(
+            f"{s} ({', '.join(c)})" for s, c in zip(source, columns)))
+    return datasets.concatenate_datasets(parts)
 
 
 def _read(source: str | Path, split: str):
@@ -61,8 +89,9 @@ def _read(source: str | Path, split: str):
     return datasets.load_dataset(str(source), split=split), None
 
 
-def prepare_rows(ds, root: Path | None, name: str):
-    """Check every row of `ds` (raising one `PairDataError` for all bad rows), then keep and type the columns."""
+def prepare_rows(ds, root: Path | None, name: str, label: str = ""):
+    """Check every row of `ds` (raising one `PairDataError` for all bad rows), then keep and type the columns;
+    `label` prefixes every row's name (its source, when several are trained as one set)."""
     import datasets
 
     missing = [c for c in TEXT_COLUMNS if c not in ds.column_names]
@@ -72,7 +101,7 @@ def prepare_rows(ds, root: Path | None, name: str):
     if "image" in ds.column_names and "images" not in ds.column_names:
         ds = ds.map(lambda x: {"images": [] if x["image"] is None else [x["image"]]}, remove_columns=["image"])
     ids = ds["id"] if "id" in ds.column_names else [None] * len(ds)
-    row_ids = [f"row {i}" + (f" (id {r})" if r is not None else "") for i, r in enumerate(ids)]
+    row_ids = [f"{label}row {i}" + (f" (id {r})" if r is not None else "") for i, r in enumerate(ids)]
     view = ds.select_columns([c for c in (*TEXT_COLUMNS, "images", "videos") if c in ds.column_names])
     if "images" in view.column_names and _is_image_feature(view.features["images"]):
         view = view.cast_column("images", datasets.Sequence(datasets.Image(decode=False)))

@@ -14,6 +14,7 @@ Design choices a user will notice:
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,8 +49,8 @@ class JsonLogCallback(TrainerCallback):
                 f.write(json.dumps({"step": state.global_step, "epoch": state.epoch, **logs}) + "\n")
 
 
-def vlm_trainer(data: str | Path, model: str | Path, output: str | Path, config: VLMDPOConfig | None = None,
-                callbacks: list | None = None) -> VLMDPOTrainer:
+def vlm_trainer(data: str | Path | Sequence[str | Path], model: str | Path, output: str | Path,
+                config: VLMDPOConfig | None = None, callbacks: list | None = None) -> VLMDPOTrainer:
     """The trainer `align_vlm` runs: checked data, the images + videos collator, LoRA or a frozen tower."""
     config = config or load_vlm_config()
     output = Path(output)
